@@ -1,0 +1,60 @@
+# Tempwork — two commands on a fresh machine: `make dev` and `make test`.
+# Everything is installed into .venv from the hashed lock files; nothing global is needed
+# beyond Python 3.11 and pip (uv is bootstrapped from PyPI when missing).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
+STAMP := $(VENV)/.synced
+
+.PHONY: dev test lint fmt bench demo install lock clean-data help
+
+help:
+	@echo "make dev     start Postgres, Temporal + UI, sandboxes, worker and API (Ctrl-C stops all)"
+	@echo "make test    lint + the whole test suite"
+	@echo "make lint    ruff + mypy"
+	@echo "make bench   benchmarks that print figures"
+	@echo "make lock    re-pin requirements*.lock from pyproject.toml"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# uv comes from PyPI into the venv when it is not on PATH.
+$(BIN)/uv: | $(BIN)/python
+	@command -v uv >/dev/null 2>&1 || $(BIN)/python -m pip install --quiet uv
+
+$(STAMP): requirements-dev.lock pyproject.toml | $(BIN)/uv
+	$(UV) pip sync --python $(BIN)/python requirements-dev.lock
+	$(UV) pip install --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+dev: $(STAMP)
+	$(BIN)/python -m devstack
+
+demo: $(STAMP)
+	$(BIN)/python -m devstack.demo
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+lock: | $(BIN)/uv
+	$(UV) pip compile pyproject.toml --generate-hashes -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra dev --generate-hashes -o requirements-dev.lock
+
+clean-data:
+	rm -rf .data
