@@ -1,0 +1,131 @@
+"""Sandbox-only control endpoints (`/_sandbox/stripe/...`) for tests and demos.
+
+They do what Stripe or a cardholder would do on their own (finish onboarding, open or decide
+a dispute) and let tests look inside (deliveries, objects, what an idempotency key produced).
+Unauthenticated on purpose: the sandbox binds to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel
+
+from ..store import JSON
+from .context import Ctx
+from .render import public
+from .resources import accounts, disputes
+from .state import StripeSandbox
+
+# Object kinds a client can see (internal bookkeeping kinds start with "_").
+PUBLIC_KINDS = (
+    "account", "balance_transaction", "charge", "dispute", "event", "payment_intent",
+    "payment_method", "refund", "transfer",
+)  # fmt: skip
+
+
+class DisputeDecision(BaseModel):
+    outcome: Literal["won", "lost"]
+
+
+class NewDispute(BaseModel):
+    reason: str = "fraudulent"
+
+
+def control_router(sandbox: StripeSandbox) -> APIRouter:
+    router = APIRouter(tags=["sandbox: stripe"])
+
+    def ctx() -> Ctx:
+        return Ctx.internal(sandbox)
+
+    def existing(kind: str, object_id: str) -> JSON:
+        obj = sandbox.store.get(kind, object_id)
+        if obj is None:
+            raise HTTPException(404, f"No such {kind}: {object_id}")
+        return obj
+
+    @router.post("/accounts/{account_id}/complete_onboarding")
+    async def complete_onboarding(account_id: str) -> Any:
+        with sandbox.store.db.atomic():
+            account = accounts.complete_onboarding(ctx(), existing("account", account_id))
+        return public(account)
+
+    @router.post("/accounts/{account_id}/disable_payouts")
+    async def disable_payouts(account_id: str) -> Any:
+        with sandbox.store.db.atomic():
+            account = accounts.disable_payouts(ctx(), existing("account", account_id))
+        return public(account)
+
+    @router.post("/account_links/{token}/expire")
+    async def expire_account_link(token: str) -> Any:
+        link = existing(accounts.ACCOUNT_LINK, token)
+        link["expires_at"] = link["created"] - 1
+        sandbox.store.save(accounts.ACCOUNT_LINK, link)
+        return {"expires_at": link["expires_at"]}
+
+    @router.post("/charges/{charge_id}/dispute")
+    async def open_dispute(charge_id: str, body: NewDispute | None = None) -> Any:
+        reason = (body or NewDispute()).reason
+        if reason not in disputes.REASONS:
+            raise HTTPException(422, f"reason must be one of {', '.join(disputes.REASONS)}")
+        with sandbox.store.db.atomic():
+            dispute = disputes.open_dispute(ctx(), existing("charge", charge_id), reason)
+        if dispute is None:
+            raise HTTPException(409, "This charge cannot be disputed (failed/refunded/disputed)")
+        return public(dispute)
+
+    @router.post("/disputes/{dispute_id}/close")
+    async def close_dispute(dispute_id: str, decision: DisputeDecision) -> Any:
+        dispute = existing("dispute", dispute_id)
+        if dispute["status"] not in disputes.OPEN:
+            raise HTTPException(409, f"Dispute is already {dispute['status']}")
+        with sandbox.store.db.atomic():
+            dispute = disputes.decide(ctx(), dispute, decision.outcome)
+        return public(dispute)
+
+    @router.get("/webhooks")
+    async def webhook_deliveries() -> Any:
+        return {"url": sandbox.settings.webhook_url, "data": sandbox.webhooks.deliveries()}
+
+    @router.post("/webhooks/{event_id}/resend")
+    async def resend_webhook(event_id: str) -> Any:
+        if sandbox.webhooks.url is None:
+            raise HTTPException(409, "No webhook URL is configured")
+        existing("event", event_id)
+        sandbox.webhooks.resend(event_id)
+        return {"event_id": event_id, "status": "pending"}
+
+    @router.get("/objects")
+    async def objects(kind: str | None = Query(default=None, alias="type")) -> Any:
+        if kind is not None and kind not in PUBLIC_KINDS:
+            raise HTTPException(422, f"type must be one of {', '.join(PUBLIC_KINDS)}")
+        kinds = [kind] if kind else list(PUBLIC_KINDS)
+        return {"data": [public(obj) for k in kinds for obj in sandbox.store.all(k)]}
+
+    @router.get("/idempotency")
+    async def idempotency(key: str) -> Any:
+        records = sandbox.idempotency.find_by_key(key)
+        if not records:
+            raise HTTPException(404, "This idempotency key has not been used")
+        return {
+            "data": [
+                {
+                    "key": record.key,
+                    "method": record.method,
+                    "path": record.path,
+                    "status": record.status,
+                    "request_id": record.request_id,
+                    "created": record.created,
+                    "objects": [_describe(sandbox, object_id) for object_id in record.object_ids],
+                }
+                for record in records
+            ]
+        }
+
+    return router
+
+
+def _describe(sandbox: StripeSandbox, object_id: str) -> JSON:
+    found = sandbox.store.find(object_id)
+    return {"id": object_id, "object": found[0] if found else None}
