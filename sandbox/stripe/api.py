@@ -43,9 +43,16 @@ log = logging.getLogger(__name__)
 
 ROUTES = RouteTable()
 for _module in (
-    payment_intents, payment_methods, charges, refunds, transfers, accounts, disputes, events,
+    payment_intents,
+    payment_methods,
+    charges,
+    refunds,
+    transfers,
+    accounts,
+    disputes,
+    events,
     balance,
-):  # fmt: skip
+):
     ROUTES.extend(_module.routes)
 
 _METHODS = ["GET", "POST", "DELETE", "PUT", "PATCH"]

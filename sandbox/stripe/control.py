@@ -20,9 +20,16 @@ from .state import StripeSandbox
 
 # Object kinds a client can see (internal bookkeeping kinds start with "_").
 PUBLIC_KINDS = (
-    "account", "balance_transaction", "charge", "dispute", "event", "payment_intent",
-    "payment_method", "refund", "transfer",
-)  # fmt: skip
+    "account",
+    "balance_transaction",
+    "charge",
+    "dispute",
+    "event",
+    "payment_intent",
+    "payment_method",
+    "refund",
+    "transfer",
+)
 
 
 class DisputeDecision(BaseModel):

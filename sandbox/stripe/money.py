@@ -6,19 +6,62 @@ from .errors import invalid_request
 
 # https://docs.stripe.com/currencies#zero-decimal
 ZERO_DECIMAL = frozenset(
-    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
-     "xaf", "xof", "xpf"}
-)  # fmt: skip
+    {
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    }
+)
 
 # https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts (the common ones)
 MINIMUM_CHARGE = {
-    "usd": 50, "eur": 50, "gbp": 30, "cad": 50, "aud": 50, "nzd": 50, "chf": 50, "sgd": 50,
-    "dkk": 250, "nok": 300, "sek": 300, "pln": 200, "czk": 1500, "huf": 17500,
-    "hkd": 400, "mxn": 1000, "jpy": 50, "brl": 50, "inr": 50,
-}  # fmt: skip
+    "usd": 50,
+    "eur": 50,
+    "gbp": 30,
+    "cad": 50,
+    "aud": 50,
+    "nzd": 50,
+    "chf": 50,
+    "sgd": 50,
+    "dkk": 250,
+    "nok": 300,
+    "sek": 300,
+    "pln": 200,
+    "czk": 1500,
+    "huf": 17500,
+    "hkd": 400,
+    "mxn": 1000,
+    "jpy": 50,
+    "brl": 50,
+    "inr": 50,
+}
 
-_SYMBOLS = {"usd": "$", "cad": "$", "aud": "$", "nzd": "$", "sgd": "$", "hkd": "$", "mxn": "$",
-            "eur": "€", "gbp": "£", "jpy": "¥", "inr": "₹"}  # fmt: skip
+_SYMBOLS = {
+    "usd": "$",
+    "cad": "$",
+    "aud": "$",
+    "nzd": "$",
+    "sgd": "$",
+    "hkd": "$",
+    "mxn": "$",
+    "eur": "€",
+    "gbp": "£",
+    "jpy": "¥",
+    "inr": "₹",
+}
 
 
 def format_amount(amount: int, currency: str) -> str:

@@ -23,8 +23,17 @@ ACCOUNT_TYPES = ("express", "custom", "standard")
 BUSINESS_TYPES = ("individual", "company", "non_profit", "government_entity")
 LINK_TYPES = ("account_onboarding", "account_update")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
-_DEFAULT_CURRENCY = {"US": "usd", "GB": "gbp", "CA": "cad", "AU": "aud", "NZ": "nzd",
-                     "CH": "chf", "JP": "jpy", "SG": "sgd", "HK": "hkd"}  # fmt: skip
+_DEFAULT_CURRENCY = {
+    "US": "usd",
+    "GB": "gbp",
+    "CA": "cad",
+    "AU": "aud",
+    "NZ": "nzd",
+    "CH": "chf",
+    "JP": "jpy",
+    "SG": "sgd",
+    "HK": "hkd",
+}
 # What a fresh Express account still has to tell Stripe before it can be paid.
 _ONBOARDING_REQUIREMENTS = [
     "business_profile.mcc",
@@ -42,11 +51,26 @@ _ONBOARDING_REQUIREMENTS = [
 def create_account(ctx: Ctx) -> JSON:
     p = ctx.params
     p.only(
-        "type", "country", "email", "capabilities", "business_type", "metadata", "controller",
-        "business_profile", "default_currency",
-        not_simulated=("account_token", "company", "documents", "external_account", "groups",
-                       "individual", "settings", "tos_acceptance"),
-    )  # fmt: skip
+        "type",
+        "country",
+        "email",
+        "capabilities",
+        "business_type",
+        "metadata",
+        "controller",
+        "business_profile",
+        "default_currency",
+        not_simulated=(
+            "account_token",
+            "company",
+            "documents",
+            "external_account",
+            "groups",
+            "individual",
+            "settings",
+            "tos_acceptance",
+        ),
+    )
     account_type = p.choice("type", ACCOUNT_TYPES)
     controller = p.mapping("controller")
     if account_type is None and controller is None:
@@ -118,11 +142,23 @@ def create_account(ctx: Ctx) -> JSON:
 @routes.post("/v1/accounts/{id}")
 def update_account(ctx: Ctx) -> JSON:
     ctx.params.only(
-        "metadata", "email",
-        not_simulated=("account_token", "business_profile", "business_type", "capabilities",
-                       "company", "default_currency", "documents", "external_account", "groups",
-                       "individual", "settings", "tos_acceptance"),
-    )  # fmt: skip
+        "metadata",
+        "email",
+        not_simulated=(
+            "account_token",
+            "business_profile",
+            "business_type",
+            "capabilities",
+            "company",
+            "default_currency",
+            "documents",
+            "external_account",
+            "groups",
+            "individual",
+            "settings",
+            "tos_acceptance",
+        ),
+    )
     account = _own_account(ctx, ctx.path["id"])
     before = copy.deepcopy(account)
     account["metadata"] = merge_metadata(account["metadata"], ctx.params.metadata())

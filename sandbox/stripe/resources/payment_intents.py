@@ -25,12 +25,27 @@ routes = RouteTable()
 # (https://docs.stripe.com/changelog/endive/2026-09-30/removes-the-payment-method-types-parameter-from-payment-intents-and-setup-intents).
 TYPES_REMOVED_IN = "2026-09-30.endive"
 _NOT_SIMULATED = (
-    "amount_details", "application_fee_amount", "confirmation_method", "confirmation_token",
-    "customer_account", "error_on_requires_action", "hooks", "mandate", "mandate_data",
-    "on_behalf_of", "payment_details", "payment_method_configuration", "payment_method_data",
-    "payment_method_options", "radar_options", "setup_future_usage", "shipping",
-    "transfer_data", "use_stripe_sdk", "amount_to_confirm",
-)  # fmt: skip
+    "amount_details",
+    "application_fee_amount",
+    "confirmation_method",
+    "confirmation_token",
+    "customer_account",
+    "error_on_requires_action",
+    "hooks",
+    "mandate",
+    "mandate_data",
+    "on_behalf_of",
+    "payment_details",
+    "payment_method_configuration",
+    "payment_method_data",
+    "payment_method_options",
+    "radar_options",
+    "setup_future_usage",
+    "shipping",
+    "transfer_data",
+    "use_stripe_sdk",
+    "amount_to_confirm",
+)
 DISPUTE_JOB = "create_dispute"
 SUPPORTED_TYPES = ("card",)
 CONFIRMABLE = ("requires_payment_method", "requires_confirmation", "requires_action")
@@ -65,12 +80,26 @@ _MISSING_PAYMENT_METHOD = (
 def create_payment_intent(ctx: Ctx) -> JSON | ApiResult:
     p = ctx.params
     p.only(
-        "amount", "currency", "payment_method", "confirm", "allowed_payment_method_types",
-        "excluded_payment_method_types", "payment_method_types", "automatic_payment_methods",
-        "transfer_group", "metadata", "description", "customer", "return_url", "off_session",
-        "receipt_email", "capture_method", "statement_descriptor", "statement_descriptor_suffix",
+        "amount",
+        "currency",
+        "payment_method",
+        "confirm",
+        "allowed_payment_method_types",
+        "excluded_payment_method_types",
+        "payment_method_types",
+        "automatic_payment_methods",
+        "transfer_group",
+        "metadata",
+        "description",
+        "customer",
+        "return_url",
+        "off_session",
+        "receipt_email",
+        "capture_method",
+        "statement_descriptor",
+        "statement_descriptor_suffix",
         not_simulated=_NOT_SIMULATED,
-    )  # fmt: skip
+    )
     amount = p.required_amount()
     currency = p.currency()
     assert currency is not None
@@ -143,10 +172,17 @@ def create_payment_intent(ctx: Ctx) -> JSON | ApiResult:
 def confirm_payment_intent(ctx: Ctx) -> JSON | ApiResult:
     p = ctx.params
     p.only(
-        "payment_method", "return_url", "off_session",
-        not_simulated=(*_NOT_SIMULATED, "allowed_payment_method_types",
-                       "excluded_payment_method_types", "capture_method", "receipt_email"),
-    )  # fmt: skip
+        "payment_method",
+        "return_url",
+        "off_session",
+        not_simulated=(
+            *_NOT_SIMULATED,
+            "allowed_payment_method_types",
+            "excluded_payment_method_types",
+            "capture_method",
+            "receipt_email",
+        ),
+    )
     intent = ctx.fetch("payment_intent", ctx.path["id"], param="intent")
     if intent["status"] not in CONFIRMABLE:
         raise _unexpected_state(intent, "confirm")
@@ -180,12 +216,23 @@ def cancel_payment_intent(ctx: Ctx) -> JSON:
 @routes.post("/v1/payment_intents/{id}")
 def update_payment_intent(ctx: Ctx) -> JSON:
     ctx.params.only(
-        "metadata", "description",
-        not_simulated=(*_NOT_SIMULATED, "allowed_payment_method_types", "amount", "currency",
-                       "customer", "excluded_payment_method_types", "payment_method",
-                       "receipt_email", "statement_descriptor", "statement_descriptor_suffix",
-                       "transfer_group", "capture_method"),
-    )  # fmt: skip
+        "metadata",
+        "description",
+        not_simulated=(
+            *_NOT_SIMULATED,
+            "allowed_payment_method_types",
+            "amount",
+            "currency",
+            "customer",
+            "excluded_payment_method_types",
+            "payment_method",
+            "receipt_email",
+            "statement_descriptor",
+            "statement_descriptor_suffix",
+            "transfer_group",
+            "capture_method",
+        ),
+    )
     intent = ctx.fetch("payment_intent", ctx.path["id"], param="intent")
     intent["metadata"] = merge_metadata(intent["metadata"], ctx.params.metadata())
     if "description" in ctx.params:

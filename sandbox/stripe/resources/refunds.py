@@ -21,18 +21,33 @@ routes = RouteTable()
 
 REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 # Dispute states in which the card network, not the merchant, decides where the money goes.
-_CHARGED_BACK = ("warning_needs_response", "warning_under_review", "needs_response",
-                 "under_review", "lost")  # fmt: skip
+_CHARGED_BACK = (
+    "warning_needs_response",
+    "warning_under_review",
+    "needs_response",
+    "under_review",
+    "lost",
+)
 
 
 @routes.post("/v1/refunds")
 def create_refund(ctx: Ctx) -> JSON:
     p = ctx.params
     p.only(
-        "charge", "payment_intent", "amount", "reason", "metadata",
-        not_simulated=("currency", "customer", "instructions_email", "origin",
-                       "refund_application_fee", "reverse_transfer"),
-    )  # fmt: skip
+        "charge",
+        "payment_intent",
+        "amount",
+        "reason",
+        "metadata",
+        not_simulated=(
+            "currency",
+            "customer",
+            "instructions_email",
+            "origin",
+            "refund_application_fee",
+            "reverse_transfer",
+        ),
+    )
     amount = p.amount()
     reason = p.choice("reason", REASONS)
     metadata = merge_metadata({}, p.metadata())

@@ -29,9 +29,15 @@ _NO_TRANSFERS_CAPABILITY = (
 def create_transfer(ctx: Ctx) -> JSON:
     p = ctx.params
     p.only(
-        "amount", "currency", "destination", "source_transaction", "transfer_group", "metadata",
-        "description", not_simulated=("source_type",),
-    )  # fmt: skip
+        "amount",
+        "currency",
+        "destination",
+        "source_transaction",
+        "transfer_group",
+        "metadata",
+        "description",
+        not_simulated=("source_type",),
+    )
     amount = p.required_amount()
     currency = p.currency()
     assert currency is not None

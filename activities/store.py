@@ -1,0 +1,260 @@
+"""Postgres writes made on behalf of workflows: projections, the ledger, reviews, notices.
+
+Every write here is idempotent, because Temporal may run an activity more than once:
+projections only move forward (``version`` guard), ledger transactions and notifications are
+keyed by the workflow step, reviews by (contract, author).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID, uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from models.contracts import ContractState
+from models.jobs import JobPostingState
+from models.ledger import LedgerTransaction
+from models.payouts import PayoutAccountState, PayoutAccountStatus
+from models.store import (
+    NotificationRequest,
+    PayoutDestination,
+    PayoutDestinationRequest,
+    RevealReviews,
+    ReviewRecord,
+)
+from models.tables import (
+    APPLICATIONS,
+    CONTRACTS,
+    JOBS,
+    LEDGER_ENTRIES,
+    LEDGER_TRANSACTIONS,
+    NOTIFICATIONS,
+    PAYOUT_ACCOUNTS,
+    PAYOUT_WAITERS,
+    REVIEWS,
+)
+
+
+def _upsert_newer(table: sa.Table, values: dict[str, Any], key: str) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE only when the incoming version is newer."""
+    stmt = insert(table).values(**values)
+    updates = {c: stmt.excluded[c] for c in values if c != key}
+    return stmt.on_conflict_do_update(
+        index_elements=[key], set_=updates, where=table.c.version < stmt.excluded.version
+    )
+
+
+class StoreActivities:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @activity.defn(name="store.project_job")
+    async def project_job(self, state: JobPostingState, application_ids: list[str]) -> None:
+        job = state.model_dump(
+            include={
+                "client_id",
+                "title",
+                "description",
+                "skills",
+                "budget_cents",
+                "currency",
+                "positions",
+                "hired_count",
+                "status",
+                "close_reason",
+                "created_at",
+                "expires_at",
+                "closed_at",
+                "version",
+            }
+        )
+        applications = [
+            state.applications[a].model_dump(exclude={"application_id"})
+            | {"id": state.applications[a].application_id, "version": state.version}
+            for a in application_ids
+        ]
+        async with self._engine.begin() as conn:
+            await conn.execute(_upsert_newer(JOBS, job | {"id": state.job_id}, "id"))
+            for row in applications:
+                await conn.execute(_upsert_newer(APPLICATIONS, row, "id"))
+
+    @activity.defn(name="store.project_contract")
+    async def project_contract(self, state: ContractState) -> None:
+        row = {
+            "id": state.contract_id,
+            "job_id": state.job_id,
+            "client_id": state.client_id,
+            "worker_id": state.worker_id,
+            "stage": state.stage.value,
+            "total_cents": state.total_cents,
+            "currency": state.currency,
+            "needs_support": state.needs_support,
+            "state": state.model_dump(mode="json"),
+            "created_at": state.offered_at,
+            "updated_at": sa.func.now(),
+            "version": state.version,
+        }
+        async with self._engine.begin() as conn:
+            await conn.execute(_upsert_newer(CONTRACTS, row, "id"))
+
+    @activity.defn(name="store.project_payout_account")
+    async def project_payout_account(self, state: PayoutAccountState) -> None:
+        row = {
+            "user_id": state.user_id,
+            "stripe_account_id": state.stripe_account_id,
+            "status": state.status.value,
+            "payouts_enabled": state.payouts_enabled,
+            "updated_at": sa.func.now(),
+            "version": state.version,
+        }
+        async with self._engine.begin() as conn:
+            await conn.execute(_upsert_newer(PAYOUT_ACCOUNTS, row, "user_id"))
+
+    @activity.defn(name="store.record_ledger")
+    async def record_ledger(self, tx: LedgerTransaction) -> bool:
+        """Writes one balanced transaction once per key; True if this call wrote it."""
+        try:
+            async with self._engine.begin() as conn:  # deferred invariant triggers run at commit
+                return await self._insert_transaction(conn, tx)
+        except DBAPIError as err:
+            if "check_violation" not in repr(err.orig) and "23514" not in repr(err.orig):
+                raise
+            # An unbalanced transaction or negative escrow is a bug, never retried blindly:
+            # the workflow flags the contract for support.
+            raise ApplicationError(
+                f"ledger invariant violated for {tx.key}: {err.orig}",
+                type="LedgerInvariantViolated",
+                non_retryable=True,
+            ) from None
+
+    @staticmethod
+    async def _insert_transaction(conn: AsyncConnection, tx: LedgerTransaction) -> bool:
+        tx_id = (
+            await conn.execute(
+                insert(LEDGER_TRANSACTIONS)
+                .values(
+                    key=tx.key,
+                    contract_id=tx.contract_id,
+                    kind=tx.kind.value,
+                    currency=tx.currency,
+                    provider_object_id=tx.provider_object_id,
+                )
+                .on_conflict_do_nothing(index_elements=["key"])
+                .returning(LEDGER_TRANSACTIONS.c.id)
+            )
+        ).scalar_one_or_none()
+        if tx_id is None:
+            existing = (
+                await conn.execute(
+                    sa.select(LEDGER_TRANSACTIONS.c.kind, LEDGER_TRANSACTIONS.c.contract_id).where(
+                        LEDGER_TRANSACTIONS.c.key == tx.key
+                    )
+                )
+            ).one()
+            if (existing.kind, existing.contract_id) != (tx.kind.value, tx.contract_id):
+                raise ApplicationError(
+                    f"ledger key {tx.key} already used for a different movement",
+                    type="LedgerConflict",
+                    non_retryable=True,
+                )
+            return False
+        await conn.execute(
+            sa.insert(LEDGER_ENTRIES),
+            [
+                {
+                    "transaction_id": tx_id,
+                    "contract_id": tx.contract_id,
+                    "account": p.account.value,
+                    "currency": tx.currency,
+                    "amount_cents": p.amount_cents,
+                }
+                for p in tx.postings
+            ],
+        )
+        return True
+
+    @activity.defn(name="store.save_review")
+    async def save_review(self, review: ReviewRecord) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(REVIEWS)
+                .values(**review.model_dump())
+                .on_conflict_do_nothing(index_elements=["contract_id", "author_id"])
+            )
+
+    @activity.defn(name="store.reveal_reviews")
+    async def reveal_reviews(self, req: RevealReviews) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                sa.update(REVIEWS)
+                .where(REVIEWS.c.contract_id == req.contract_id, REVIEWS.c.revealed_at.is_(None))
+                .values(revealed_at=req.revealed_at)
+            )
+            return result.rowcount
+
+    @activity.defn(name="store.notify")
+    async def notify(self, notice: NotificationRequest) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(NOTIFICATIONS)
+                .values(id=uuid4(), **notice.model_dump())
+                .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            )
+        activity.logger.info("notified %s (%s)", notice.user_id, notice.kind)
+
+    @activity.defn(name="store.payout_destination")
+    async def payout_destination(self, req: PayoutDestinationRequest) -> PayoutDestination:
+        """The worker's ready payout account, or None after registering the contract as waiting.
+
+        The waiter row is committed *before* the status is read, and the PayoutAccount
+        workflow marks the account ready *before* it reads the waiters, so whichever way the
+        two interleave, the contract is either told here or signalled by the account.
+        """
+        waiter = (PAYOUT_WAITERS.c.user_id == req.worker_id) & (
+            PAYOUT_WAITERS.c.contract_id == req.contract_id
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(PAYOUT_WAITERS)
+                .values(user_id=req.worker_id, contract_id=req.contract_id)
+                .on_conflict_do_nothing()
+            )
+        async with self._engine.begin() as conn:
+            account = (
+                await conn.execute(
+                    sa.select(PAYOUT_ACCOUNTS.c.stripe_account_id).where(
+                        PAYOUT_ACCOUNTS.c.user_id == req.worker_id,
+                        PAYOUT_ACCOUNTS.c.status == PayoutAccountStatus.READY.value,
+                    )
+                )
+            ).scalar_one_or_none()
+            if account is not None:
+                await conn.execute(sa.delete(PAYOUT_WAITERS).where(waiter))
+        return PayoutDestination(account_id=account)
+
+    @activity.defn(name="store.waiting_contracts")
+    async def waiting_contracts(self, user_id: UUID) -> list[UUID]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(PAYOUT_WAITERS.c.contract_id).where(PAYOUT_WAITERS.c.user_id == user_id)
+            )
+            return list(rows.scalars())
+
+    def all(self) -> list[Any]:
+        return [
+            self.project_job,
+            self.project_contract,
+            self.project_payout_account,
+            self.record_ledger,
+            self.save_review,
+            self.reveal_reviews,
+            self.notify,
+            self.payout_destination,
+            self.waiting_contracts,
+        ]

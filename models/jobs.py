@@ -1,0 +1,184 @@
+"""Job postings and applications: workflow I/O and API bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, Field, StringConstraints, field_validator
+
+from models.common import Actor
+from models.contracts import ContractPolicy, ContractState, MilestoneSpec
+
+Currency = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$", to_lower=True)]
+Skill = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=40)
+]
+
+
+class JobStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class CloseReason(StrEnum):
+    FILLED = "filled"
+    BY_CLIENT = "closed_by_client"
+    EXPIRED = "expired"
+
+
+class ApplicationStatus(StrEnum):
+    APPLIED = "applied"
+    SHORTLISTED = "shortlisted"
+    DECLINED = "declined"
+    HIRED = "hired"
+
+
+# --- API bodies ---------------------------------------------------------------------------
+
+
+class JobCreate(BaseModel):
+    title: str = Field(min_length=3, max_length=200)
+    description: str = Field(min_length=1, max_length=20_000)
+    skills: list[Skill] = Field(default_factory=list, max_length=30)
+    budget_cents: int = Field(gt=0, le=100_000_000_00)
+    currency: Currency = "usd"
+    positions: int = Field(default=1, ge=1, le=100)
+
+    @field_validator("skills")
+    @classmethod
+    def _unique_skills(cls, skills: list[str]) -> list[str]:
+        return list(dict.fromkeys(skills))
+
+
+class ApplicationCreate(BaseModel):
+    cover_letter: str = Field(min_length=1, max_length=10_000)
+
+
+class HireRequest(BaseModel):
+    milestones: list[MilestoneSpec] = Field(min_length=1, max_length=50)
+
+
+# --- workflow I/O -------------------------------------------------------------------------
+
+
+class Application(BaseModel):
+    application_id: UUID
+    job_id: UUID
+    worker_id: UUID
+    cover_letter: str
+    status: ApplicationStatus = ApplicationStatus.APPLIED
+    contract_id: UUID | None = None
+    applied_at: datetime
+    updated_at: datetime
+
+
+class JobPostingState(BaseModel):
+    job_id: UUID
+    client_id: UUID
+    title: str
+    description: str
+    skills: list[str]
+    budget_cents: int
+    currency: str
+    positions: int
+    min_verification_level: int
+    status: JobStatus = JobStatus.OPEN
+    close_reason: CloseReason | None = None
+    created_at: datetime
+    expires_at: datetime
+    closed_at: datetime | None = None
+    hired_count: int = 0
+    applications: dict[str, Application] = Field(default_factory=dict)
+    version: int = 0
+
+    def application(self, application_id: UUID) -> Application | None:
+        return self.applications.get(str(application_id))
+
+    def has_applicant(self, worker_id: UUID) -> bool:
+        return any(a.worker_id == worker_id for a in self.applications.values())
+
+
+class JobPostingInput(BaseModel):
+    job_id: UUID
+    client_id: UUID
+    job: JobCreate
+    created_at: datetime
+    expires_after: timedelta
+    min_verification_level: int = 0
+    # Continue-as-new carries the whole state forward; None on the first run.
+    carried_state: JobPostingState | None = None
+
+
+class Apply(BaseModel):
+    actor: Actor
+    application_id: UUID
+    cover_letter: str
+    # Read by the API from Postgres at the time of the command: validators cannot do I/O.
+    verification_level: int
+
+
+class ApplicationDecision(BaseModel):
+    actor: Actor
+    application_id: UUID
+
+
+class Hire(BaseModel):
+    actor: Actor
+    application_id: UUID
+    contract_id: UUID
+    milestones: list[MilestoneSpec]
+    policy: ContractPolicy
+
+
+class HireResult(BaseModel):
+    job: JobPostingState
+    contract: ContractState
+
+
+class CloseJob(BaseModel):
+    actor: Actor
+
+
+# --- projections / API output -------------------------------------------------------------
+
+
+class JobPublic(BaseModel):
+    id: UUID
+    client_id: UUID
+    title: str
+    description: str
+    skills: list[str]
+    budget_cents: int
+    currency: str
+    positions: int
+    hired_count: int
+    status: JobStatus
+    close_reason: CloseReason | None
+    created_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def from_state(cls, s: JobPostingState) -> JobPublic:
+        return cls(id=s.job_id, **s.model_dump(exclude={"job_id", "applications"}))
+
+
+class ApplicationPublic(BaseModel):
+    id: UUID
+    job_id: UUID
+    worker_id: UUID
+    cover_letter: str
+    status: ApplicationStatus
+    contract_id: UUID | None
+    applied_at: datetime
+
+    @classmethod
+    def from_application(cls, a: Application) -> ApplicationPublic:
+        return cls(id=a.application_id, **a.model_dump(exclude={"application_id"}))
+
+
+class JobPage(BaseModel):
+    items: list[JobPublic]
+    next_cursor: str | None

@@ -1,0 +1,36 @@
+"""People and their credentials: API bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, EmailStr, Field, StringConstraints
+
+from models.common import Role
+
+Password = Annotated[str, StringConstraints(min_length=10, max_length=256)]
+
+
+class UserRegister(BaseModel):
+    email: EmailStr
+    password: Password
+    display_name: str = Field(min_length=1, max_length=100)
+    # Staff accounts are created from the command line (`ops create-user`), never self-served.
+    role: Literal[Role.CLIENT, Role.WORKER]
+
+
+class UserPublic(BaseModel):
+    id: UUID
+    email: EmailStr
+    display_name: str
+    role: Role
+    verification_level: int
+    created_at: datetime
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 (an OAuth2 token type, not a secret)
+    expires_in: int

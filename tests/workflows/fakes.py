@@ -1,0 +1,277 @@
+"""In-memory stand-ins for the activities, registered under the real activity names.
+
+They keep Stripe's one promise the workflows rely on (same idempotency key → same object) and
+the ledger's invariants (balanced transactions, escrow never negative), and can simulate a
+crash *after* the provider call succeeded but before the workflow learned the result.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from models.contracts import ContractState
+from models.errors import Rejection
+from models.jobs import JobPostingState
+from models.ledger import LedgerAccount, LedgerTransaction
+from models.payments import (
+    ConfirmPaymentRequest,
+    ConnectedAccount,
+    ConnectedAccountRequest,
+    EscrowIntentRequest,
+    FundingResult,
+    OnboardingLinkRequest,
+    OnboardingLinkResult,
+    RefundRequest,
+    RefundResult,
+    TransferRequest,
+    TransferResult,
+)
+from models.payouts import PayoutAccountState, PayoutAccountStatus
+from models.store import (
+    NotificationRequest,
+    PayoutDestination,
+    PayoutDestinationRequest,
+    RevealReviews,
+    ReviewRecord,
+)
+
+_ids = itertools.count(1)
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_{next(_ids):06d}"
+
+
+class SimulatedCrash(Exception):
+    """Raised after the provider effect happened, as if the worker died before recording it."""
+
+
+@dataclass
+class FakePayments:
+    declined_methods: set[str] = field(default_factory=lambda: {"pm_card_chargeDeclined"})
+    unavailable: bool = False  # every call fails as a provider outage would
+    crash_once_after: set[str] = field(default_factory=set)  # activity names
+    intents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_key: dict[str, Any] = field(default_factory=dict)
+    charges: list[str] = field(default_factory=list)
+    transfers: list[TransferRequest] = field(default_factory=list)
+    refunds: list[RefundRequest] = field(default_factory=list)
+    calls: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    transfers_blocked: set[str] = field(default_factory=set)  # destinations not yet able to receive
+
+    def _enter(self, name: str) -> None:
+        self.calls[name] += 1
+        if self.unavailable:
+            raise ApplicationError("provider down", type="ProviderUnavailable")
+
+    def _maybe_crash(self, name: str) -> None:
+        if name in self.crash_once_after:
+            self.crash_once_after.discard(name)
+            raise SimulatedCrash(f"crash after {name} succeeded at the provider")
+
+    @activity.defn(name="payments.create_escrow_intent")
+    async def create_escrow_intent(self, req: EscrowIntentRequest) -> str:
+        self._enter("create_escrow_intent")
+        if req.idempotency_key not in self.by_key:
+            pi = _id("pi")
+            self.intents[pi] = {
+                "amount": req.amount_cents,
+                "currency": req.currency,
+                "status": "requires_payment_method",
+                "charge": None,
+            }
+            self.by_key[req.idempotency_key] = pi
+        self._maybe_crash("create_escrow_intent")
+        return str(self.by_key[req.idempotency_key])
+
+    @activity.defn(name="payments.confirm_escrow_payment")
+    async def confirm_escrow_payment(self, req: ConfirmPaymentRequest) -> FundingResult:
+        self._enter("confirm_escrow_payment")
+        intent = self.intents[req.payment_intent_id]
+        if intent["status"] != "succeeded":
+            if req.payment_method in self.declined_methods:
+                raise ApplicationError(
+                    "Your card was declined.", type=Rejection.CARD_DECLINED, non_retryable=True
+                )
+            intent["status"] = "succeeded"
+            intent["charge"] = _id("ch")
+            self.charges.append(intent["charge"])
+        self._maybe_crash("confirm_escrow_payment")
+        return self._funding(req.payment_intent_id)
+
+    @activity.defn(name="payments.get_escrow_payment")
+    async def get_escrow_payment(self, payment_intent_id: str) -> FundingResult | None:
+        self._enter("get_escrow_payment")
+        if self.intents[payment_intent_id]["status"] != "succeeded":
+            return None
+        return self._funding(payment_intent_id)
+
+    def _funding(self, pi: str) -> FundingResult:
+        intent = self.intents[pi]
+        return FundingResult(
+            payment_intent_id=pi,
+            charge_id=intent["charge"],
+            amount_cents=intent["amount"],
+            currency=intent["currency"],
+        )
+
+    @activity.defn(name="payments.transfer_to_worker")
+    async def transfer_to_worker(self, req: TransferRequest) -> TransferResult:
+        self._enter("transfer_to_worker")
+        if req.destination_account in self.transfers_blocked:
+            raise ApplicationError(
+                "no transfers capability", type="PayoutAccountNotReady", non_retryable=True
+            )
+        if req.idempotency_key not in self.by_key:
+            self.transfers.append(req)
+            self.by_key[req.idempotency_key] = TransferResult(
+                transfer_id=_id("tr"), amount_cents=req.amount_cents
+            )
+        self._maybe_crash("transfer_to_worker")
+        return self.by_key[req.idempotency_key]
+
+    @activity.defn(name="payments.refund_escrow")
+    async def refund_escrow(self, req: RefundRequest) -> RefundResult:
+        self._enter("refund_escrow")
+        if req.idempotency_key not in self.by_key:
+            self.refunds.append(req)
+            self.by_key[req.idempotency_key] = RefundResult(
+                refund_id=_id("re"), amount_cents=req.amount_cents
+            )
+        self._maybe_crash("refund_escrow")
+        return self.by_key[req.idempotency_key]
+
+    @activity.defn(name="payments.create_connected_account")
+    async def create_connected_account(self, req: ConnectedAccountRequest) -> ConnectedAccount:
+        self._enter("create_connected_account")
+        if req.idempotency_key not in self.by_key:
+            self.by_key[req.idempotency_key] = ConnectedAccount(
+                account_id=_id("acct"), payouts_enabled=False, details_submitted=False
+            )
+        return self.by_key[req.idempotency_key]
+
+    @activity.defn(name="payments.create_onboarding_link")
+    async def create_onboarding_link(self, req: OnboardingLinkRequest) -> OnboardingLinkResult:
+        self._enter("create_onboarding_link")
+        return OnboardingLinkResult(
+            url=f"https://connect.example/{req.account_id}/{_id('link')}",
+            expires_at=datetime.now(UTC) + timedelta(minutes=5),
+        )
+
+    def all(self) -> list[Any]:
+        return [
+            self.create_escrow_intent,
+            self.confirm_escrow_payment,
+            self.get_escrow_payment,
+            self.transfer_to_worker,
+            self.refund_escrow,
+            self.create_connected_account,
+            self.create_onboarding_link,
+        ]
+
+
+@dataclass
+class FakeStore:
+    jobs: dict[UUID, JobPostingState] = field(default_factory=dict)
+    contracts: dict[UUID, ContractState] = field(default_factory=dict)
+    payout_accounts: dict[UUID, PayoutAccountState] = field(default_factory=dict)
+    ledger: dict[str, LedgerTransaction] = field(default_factory=dict)
+    notifications: dict[str, NotificationRequest] = field(default_factory=dict)
+    reviews: dict[tuple[UUID, UUID], ReviewRecord] = field(default_factory=dict)
+    revealed: set[UUID] = field(default_factory=set)
+    waiters: set[tuple[UUID, UUID]] = field(default_factory=set)
+
+    @activity.defn(name="store.project_job")
+    async def project_job(self, state: JobPostingState, application_ids: list[str]) -> None:
+        current = self.jobs.get(state.job_id)
+        if current is None or current.version < state.version:
+            self.jobs[state.job_id] = state
+
+    @activity.defn(name="store.project_contract")
+    async def project_contract(self, state: ContractState) -> None:
+        current = self.contracts.get(state.contract_id)
+        if current is None or current.version < state.version:
+            self.contracts[state.contract_id] = state
+
+    @activity.defn(name="store.project_payout_account")
+    async def project_payout_account(self, state: PayoutAccountState) -> None:
+        current = self.payout_accounts.get(state.user_id)
+        if current is None or current.version < state.version:
+            self.payout_accounts[state.user_id] = state
+
+    @activity.defn(name="store.record_ledger")
+    async def record_ledger(self, tx: LedgerTransaction) -> bool:
+        if tx.key in self.ledger:
+            return False
+        escrow = self.balance(tx.contract_id, LedgerAccount.ESCROW) + sum(
+            p.amount_cents for p in tx.postings if p.account is LedgerAccount.ESCROW
+        )
+        if escrow < 0:
+            raise ApplicationError(
+                "escrow would go negative", type="LedgerInvariantViolated", non_retryable=True
+            )
+        self.ledger[tx.key] = tx
+        return True
+
+    def balance(self, contract_id: UUID, account: LedgerAccount) -> int:
+        return sum(
+            p.amount_cents
+            for tx in self.ledger.values()
+            if tx.contract_id == contract_id
+            for p in tx.postings
+            if p.account is account
+        )
+
+    @activity.defn(name="store.save_review")
+    async def save_review(self, review: ReviewRecord) -> None:
+        self.reviews.setdefault((review.contract_id, review.author_id), review)
+
+    @activity.defn(name="store.reveal_reviews")
+    async def reveal_reviews(self, req: RevealReviews) -> int:
+        self.revealed.add(req.contract_id)
+        return sum(1 for (c, _) in self.reviews if c == req.contract_id)
+
+    @activity.defn(name="store.notify")
+    async def notify(self, notice: NotificationRequest) -> None:
+        self.notifications.setdefault(notice.dedupe_key, notice)
+
+    def notices(self, kind: str, user_id: UUID | None = None) -> list[NotificationRequest]:
+        return [
+            n
+            for n in self.notifications.values()
+            if n.kind == kind and (user_id is None or n.user_id == user_id)
+        ]
+
+    @activity.defn(name="store.payout_destination")
+    async def payout_destination(self, req: PayoutDestinationRequest) -> PayoutDestination:
+        self.waiters.add((req.worker_id, req.contract_id))
+        account = self.payout_accounts.get(req.worker_id)
+        if account and account.status is PayoutAccountStatus.READY:
+            self.waiters.discard((req.worker_id, req.contract_id))
+            return PayoutDestination(account_id=account.stripe_account_id)
+        return PayoutDestination(account_id=None)
+
+    @activity.defn(name="store.waiting_contracts")
+    async def waiting_contracts(self, user_id: UUID) -> list[UUID]:
+        return [c for (u, c) in self.waiters if u == user_id]
+
+    def all(self) -> list[Any]:
+        return [
+            self.project_job,
+            self.project_contract,
+            self.project_payout_account,
+            self.record_ledger,
+            self.save_review,
+            self.reveal_reviews,
+            self.notify,
+            self.payout_destination,
+            self.waiting_contracts,
+        ]

@@ -1,0 +1,76 @@
+"""The worker: which workflows and activities run on which task queue.
+
+One task queue serves everything today; the activities are grouped by vendor so a payments
+queue with its own rate limits can be split out later without touching workflow code.
+
+    python -m workers.main          (``make dev`` starts it for you)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.payments import PaymentActivities, stripe_client
+from activities.store import StoreActivities
+from core.db import create_engine
+from core.settings import Settings, get_settings
+from core.temporal import connect
+from workflows.contract import ContractWorkflow
+from workflows.job_posting import JobPostingWorkflow
+from workflows.payout_account import PayoutAccountWorkflow
+
+WORKFLOWS: Sequence[type] = (JobPostingWorkflow, ContractWorkflow, PayoutAccountWorkflow)
+
+log = logging.getLogger("tempwork.worker")
+
+
+def activities(settings: Settings, engine: AsyncEngine) -> list[Any]:
+    return [
+        *PaymentActivities(stripe_client(settings)).all(),
+        *StoreActivities(engine).all(),
+    ]
+
+
+def build_worker(client: Client, settings: Settings, engine: AsyncEngine) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities(settings, engine),
+        # Let in-flight activities finish on shutdown (rolling deploys, Ctrl-C in make dev).
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    client = await connect(settings)
+    engine = create_engine(settings)
+    worker = build_worker(client, settings, engine)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info(
+        "worker polling task queue %r on %s",
+        settings.temporal_task_queue,
+        settings.temporal_address,
+    )
+    async with worker:
+        await stop.wait()
+        log.info("worker stopping: finishing in-flight tasks")
+    await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

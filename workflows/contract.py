@@ -1,0 +1,1002 @@
+"""Contract: one hire, 1..n milestones paid through escrow.
+
+    offered ─accept─▶ active ─(every milestone settled)─▶ completed ─(blind reviews)─▶ closed
+       │ decline / 72 h          │ cancel, unfunded 7 d          ▲
+       ▼                         ▼                                │ resolve_dispute
+    declined / expired        cancelled             disputed ─────┘
+
+Per milestone:  fund (card charged into escrow) → submit → approve | request changes → …;
+without a client decision it is auto-released 14 days after the *latest* submission (reminders
+at 5 and 13 days). Release = Stripe transfer to the worker's connected account minus the
+platform fee; it waits for the worker's payout account to be ready, and never happens while a
+dispute or a chargeback on that milestone is open.
+
+Money safety: every provider call's idempotency key is derived from the workflow id and the
+step (``contract-…:m2:release``) and the ledger transaction uses the same key, so replays,
+retries and crashes never move money twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from workflows.common import (
+    FUNDING_TIMEOUT,
+    MONEY_CALL_TIMEOUT,
+    MONEY_STEP_DEADLINE,
+    PAYMENT_RETRY,
+    notify,
+    reject,
+    remaining,
+    store,
+)
+
+with workflow.unsafe.imports_passed_through():
+    from activities.payments import PaymentActivities
+    from activities.store import StoreActivities
+    from models import search_attributes as sa
+    from models.common import Actor, Role
+    from models.contracts import (
+        CancelContract,
+        Chargeback,
+        ChargebackClosed,
+        ChargebackOpened,
+        ChargebackStatus,
+        ContractCommand,
+        ContractInput,
+        ContractResult,
+        ContractStage,
+        ContractState,
+        DeclineOffer,
+        Dispute,
+        EscrowPaymentSucceeded,
+        FundMilestone,
+        Milestone,
+        MilestoneCommand,
+        MilestoneStatus,
+        OpenDispute,
+        PayoutAccountReady,
+        RequestChanges,
+        ResolveDispute,
+        Review,
+        SubmitMilestone,
+        SubmitReview,
+    )
+    from models.errors import Rejection
+    from models.ledger import LedgerTransaction
+    from models.money import format_cents, platform_fee_cents
+    from models.payments import (
+        ConfirmPaymentRequest,
+        EscrowIntentRequest,
+        FundingResult,
+        RefundRequest,
+        TransferRequest,
+    )
+    from models.store import (
+        NotificationRequest,
+        PayoutDestinationRequest,
+        RevealReviews,
+        ReviewRecord,
+    )
+
+_ESCROWED_BEFORE_DELIVERY = (MilestoneStatus.FUNDED, MilestoneStatus.CHANGES_REQUESTED)
+
+
+@workflow.defn(name="Contract")
+class ContractWorkflow:
+    @workflow.init
+    def __init__(self, input: ContractInput) -> None:
+        self.input = input
+        self.state: ContractState = input.carried_state or input.initial_state()
+        self._payout_account_signalled = False
+
+    @property
+    def _id(self) -> str:
+        return workflow.info().workflow_id
+
+    # =========================================================================================
+    # The process, top to bottom
+    # =========================================================================================
+
+    @workflow.run
+    async def run(self, input: ContractInput) -> ContractResult:
+        if self.state.version == 0:
+            await self._notify(
+                self.state.worker_id,
+                "offer",
+                "You have a new contract offer",
+                f"Accept or decline by {self.state.offer_expires_at:%Y-%m-%d %H:%M} UTC.",
+            )
+            await self._progress()
+
+        if self.state.stage is ContractStage.OFFERED:
+            await self._await_worker_answer()
+
+        if self.state.stage in (ContractStage.ACTIVE, ContractStage.DISPUTED):
+            await asyncio.gather(
+                self._cancel_if_never_funded(),
+                *(self._milestone_lifecycle(m) for m in self.state.milestones),
+            )
+            if self.state.stage is not ContractStage.CANCELLED:
+                await self._complete()
+
+        if self.state.stage is ContractStage.COMPLETED:
+            await self._collect_blind_reviews()
+
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result()
+
+    async def _await_worker_answer(self) -> None:
+        """The worker accepts or declines the offer, at most 72 hours after it was made."""
+        try:
+            await workflow.wait_condition(
+                lambda: self.state.stage is not ContractStage.OFFERED,
+                timeout=remaining(self.state.offer_expires_at),
+            )
+        except TimeoutError:
+            await self._end(ContractStage.EXPIRED, "the worker did not answer the offer in time")
+            await self._notify(
+                self.state.client_id,
+                "offer-expired",
+                "Your offer expired",
+                f"The worker did not answer the offer for “{self.state.job_title}”.",
+            )
+
+    async def _cancel_if_never_funded(self) -> None:
+        """A contract nobody funds within 7 days of acceptance is cancelled (no money moved)."""
+        assert self.state.funding_deadline_at is not None
+        try:
+            await workflow.wait_condition(
+                lambda: self.state.any_funded or self._over(),
+                timeout=remaining(self.state.funding_deadline_at),
+            )
+        except TimeoutError:
+            # A funding attempt may be in flight right at the deadline: let it finish first.
+            await workflow.wait_condition(
+                lambda: all(m.status is not MilestoneStatus.FUNDING for m in self.state.milestones)
+            )
+            if not self.state.any_funded and not self._over():
+                for m in self.state.milestones:
+                    m.status = MilestoneStatus.CANCELLED
+                await self._end(ContractStage.CANCELLED, "not funded within the funding deadline")
+                for party in (self.state.client_id, self.state.worker_id):
+                    await self._notify(
+                        party,
+                        "cancelled-unfunded",
+                        "Contract cancelled",
+                        "No milestone was funded in time, so the contract was cancelled.",
+                    )
+
+    async def _milestone_lifecycle(self, m: Milestone) -> None:
+        """One milestone from funding to settlement; status-driven so it resumes anywhere."""
+        while not m.status.is_settled:
+            if m.status is MilestoneStatus.SUBMITTED:
+                await self._await_client_decision(m)
+            elif m.status is MilestoneStatus.APPROVED:
+                await self._release(m)
+            else:
+                await self._status_change(m)
+
+    @staticmethod
+    async def _status_change(m: Milestone) -> None:
+        before = m.status
+        await workflow.wait_condition(lambda: m.status is not before)
+
+    async def _await_client_decision(self, m: Milestone) -> None:
+        """Approve or request changes; if the client does nothing, remind them at 5 and 13
+        days and release 14 days after the latest submission. Frozen while disputed."""
+        policy = self.state.policy
+        submission = m.submission_count
+        while m.status is MilestoneStatus.SUBMITTED and m.submission_count == submission:
+            if self.state.frozen or m.chargeback_open:
+                await workflow.wait_condition(
+                    lambda: not (self.state.frozen or m.chargeback_open) or m.status.is_settled
+                )
+                continue
+            assert m.submitted_at is not None and m.auto_release_at is not None
+            reminders = policy.approval_reminders[m.reminders_sent :]
+            next_at = m.submitted_at + reminders[0] if reminders else m.auto_release_at
+            try:
+                await workflow.wait_condition(
+                    lambda: (
+                        m.status is not MilestoneStatus.SUBMITTED
+                        or m.submission_count != submission
+                        or self.state.frozen
+                        or m.chargeback_open
+                    ),
+                    timeout=remaining(min(next_at, m.auto_release_at)),
+                )
+            except TimeoutError:
+                if reminders and next_at < m.auto_release_at:
+                    m.reminders_sent += 1
+                    await self._notify(
+                        self.state.client_id,
+                        f"approval-reminder-{m.number}-{submission}-{m.reminders_sent}",
+                        f"Milestone {m.number} is waiting for your review",
+                        f"“{m.title}” will be released to the worker automatically on "
+                        f"{m.auto_release_at:%Y-%m-%d %H:%M} UTC unless you approve or request changes.",
+                    )
+                    await self._progress()
+                else:
+                    m.status = MilestoneStatus.APPROVED
+                    m.approved_at = workflow.now()
+                    m.auto_released = True
+                    await self._progress()
+
+    async def _release(self, m: Milestone) -> None:
+        """Pays an approved milestone out of escrow to the worker, minus the platform fee."""
+        await workflow.wait_condition(
+            lambda: (
+                not (self.state.frozen or m.chargeback_open)
+                or m.status is not MilestoneStatus.APPROVED
+            )
+        )
+        if m.status is not MilestoneStatus.APPROVED:
+            return  # a lost chargeback or a dispute settled it meanwhile
+        destination = await self._payout_account()
+        assert m.charge_id is not None
+        gross = m.release_cents
+        fee = platform_fee_cents(gross, self.state.policy.platform_fee_bps)
+        key = f"{self._id}:m{m.number}:release"
+        try:
+            transfer = await workflow.execute_activity_method(
+                PaymentActivities.transfer_to_worker,
+                TransferRequest(
+                    idempotency_key=key,
+                    contract_id=self.state.contract_id,
+                    milestone=m.number,
+                    amount_cents=gross - fee,
+                    currency=self.state.currency,
+                    destination_account=destination,
+                    source_charge_id=m.charge_id,
+                    transfer_group=self._id,
+                ),
+                start_to_close_timeout=MONEY_CALL_TIMEOUT,
+                schedule_to_close_timeout=MONEY_STEP_DEADLINE,
+                retry_policy=PAYMENT_RETRY,
+            )
+        except ActivityError as err:
+            if _error_type(err) == "PayoutAccountNotReady":
+                # Stripe disagrees with our projection: wait for the account again.
+                self.state.payout_account_id = None
+                return
+            await self._needs_support(f"release of milestone {m.number} failed: {_message(err)}")
+            await workflow.wait_condition(lambda: not self.state.needs_support)
+            return  # the lifecycle loop tries again once support clears the flag
+        m.status = MilestoneStatus.RELEASED
+        m.released_at = workflow.now()
+        m.transfer_id = transfer.transfer_id
+        m.fee_cents = fee
+        m.payout_cents = gross - fee
+        await self._ledger(
+            LedgerTransaction.release(
+                key,
+                self.state.contract_id,
+                self.state.currency,
+                gross - fee,
+                fee,
+                transfer.transfer_id,
+            )
+        )
+        await self._progress()
+        await self._notify(
+            self.state.worker_id,
+            f"released-{m.number}",
+            f"Milestone {m.number} paid",
+            f"{format_cents(gross - fee, self.state.currency)} is on its way to your payout account.",
+        )
+
+    async def _payout_account(self) -> str:
+        """The worker's ready payout account; waits (with reminders) until there is one and
+        asks support for help if the worker has not set it up after 90 days."""
+        policy = self.state.policy
+        while self.state.payout_account_id is None:
+            self._payout_account_signalled = False
+            found = await store(
+                StoreActivities.payout_destination,
+                PayoutDestinationRequest(
+                    worker_id=self.state.worker_id, contract_id=self.state.contract_id
+                ),
+            )
+            if found.account_id:
+                self.state.payout_account_id = found.account_id
+                break
+            now = workflow.now()
+            if self.state.waiting_for_payout_account_since is None:
+                self.state.waiting_for_payout_account_since = now
+                await self._progress()
+            since = self.state.waiting_for_payout_account_since
+            waited = now - since
+            await self._notify(
+                self.state.worker_id,
+                f"payout-account-needed-{waited // policy.payout_account_reminder_every}",
+                "Set up your payout account to get paid",
+                "A payment is waiting for you: connect a payout account to receive it.",
+            )
+            if waited >= policy.payout_account_support_after and not self.state.needs_support:
+                await self._needs_support(
+                    f"worker has had no payout account for {waited.days} days"
+                )
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: (
+                        self._payout_account_signalled or self.state.payout_account_id is not None
+                    ),
+                    timeout=min(
+                        policy.payout_account_reminder_every,
+                        remaining(since + policy.payout_account_support_after)
+                        or policy.payout_account_reminder_every,
+                    ),
+                )
+        if self.state.waiting_for_payout_account_since is not None:
+            self.state.waiting_for_payout_account_since = None
+            await self._progress()
+        return self.state.payout_account_id
+
+    async def _complete(self) -> None:
+        self.state.stage = ContractStage.COMPLETED
+        self.state.completed_at = workflow.now()
+        self.state.reviews_close_at = self.state.completed_at + self.state.policy.review_window
+        await self._progress()
+        for party in (self.state.client_id, self.state.worker_id):
+            await self._notify(
+                party,
+                "review-invite",
+                "Contract completed — leave a review",
+                f"Reviews are blind until both are in, or until "
+                f"{self.state.reviews_close_at:%Y-%m-%d %H:%M} UTC.",
+            )
+
+    async def _collect_blind_reviews(self) -> None:
+        """Each side has the review window; reviews are revealed when both are in or it ends."""
+        assert self.state.reviews_close_at is not None
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: len(self.state.reviews) == 2, timeout=remaining(self.state.reviews_close_at)
+            )
+        await workflow.wait_condition(workflow.all_handlers_finished)  # a review being saved
+        self.state.reviews_revealed = True
+        await store(
+            StoreActivities.reveal_reviews,
+            RevealReviews(contract_id=self.state.contract_id, revealed_at=workflow.now()),
+        )
+        self.state.closed_at = workflow.now()
+        await self._progress()
+
+    # =========================================================================================
+    # Commands (updates). Each validator rejects before anything enters history; each handler
+    # re-checks, because several updates may be validated before any handler runs.
+    # =========================================================================================
+
+    @workflow.update(name="accept")
+    async def accept(self, cmd: ContractCommand) -> ContractState:
+        self._check_offer_answer(cmd)
+        now = workflow.now()
+        self.state.stage = ContractStage.ACTIVE
+        self.state.accepted_at = now
+        self.state.funding_deadline_at = now + self.state.policy.funding_deadline
+        await self._progress()
+        await self._notify(
+            self.state.client_id,
+            "offer-accepted",
+            "Your offer was accepted",
+            f"Fund milestone 1 by {self.state.funding_deadline_at:%Y-%m-%d %H:%M} UTC to start.",
+        )
+        return self.state
+
+    @accept.validator
+    def _check_accept(self, cmd: ContractCommand) -> None:
+        self._check_offer_answer(cmd)
+
+    @workflow.update(name="decline")
+    async def decline(self, cmd: DeclineOffer) -> ContractState:
+        self._check_offer_answer(cmd)
+        for m in self.state.milestones:
+            m.status = MilestoneStatus.CANCELLED
+        await self._end(ContractStage.DECLINED, cmd.reason or "declined by the worker")
+        await self._notify(
+            self.state.client_id,
+            "offer-declined",
+            "Your offer was declined",
+            cmd.reason or "The worker declined the offer.",
+        )
+        return self.state
+
+    @decline.validator
+    def _check_decline(self, cmd: DeclineOffer) -> None:
+        self._check_offer_answer(cmd)
+
+    @workflow.update(name="fund")
+    async def fund(self, cmd: FundMilestone) -> ContractState:
+        """Charges the client's card into escrow; answers only when the charge is settled."""
+        m = self._check_fund(cmd)
+        m.status = MilestoneStatus.FUNDING
+        m.fund_attempts += 1
+        m.last_payment_error = None
+        try:
+            if m.payment_intent_id is None:
+                m.payment_intent_id = await self._payment(
+                    PaymentActivities.create_escrow_intent,
+                    EscrowIntentRequest(
+                        idempotency_key=f"{self._id}:m{m.number}:intent",
+                        contract_id=self.state.contract_id,
+                        milestone=m.number,
+                        client_id=self.state.client_id,
+                        amount_cents=m.amount_cents,
+                        currency=self.state.currency,
+                        transfer_group=self._id,
+                        description=f"{self.state.job_title} — milestone {m.number}: {m.title}",
+                    ),
+                )
+            funding = await self._payment(
+                PaymentActivities.confirm_escrow_payment,
+                ConfirmPaymentRequest(
+                    idempotency_key=f"{self._id}:m{m.number}:confirm:{m.fund_attempts}",
+                    payment_intent_id=m.payment_intent_id,
+                    payment_method=cmd.payment_method,
+                ),
+            )
+        except ActivityError as err:
+            if m.status is MilestoneStatus.FUNDING:  # (a webhook may have settled it meanwhile)
+                m.status = MilestoneStatus.PENDING
+                m.last_payment_error = _message(err)
+                await self._progress()
+            raise _funding_rejection(err) from None
+        await self._mark_funded(m, funding)
+        return self.state
+
+    @fund.validator
+    def _check_fund_cmd(self, cmd: FundMilestone) -> None:
+        self._check_fund(cmd)
+
+    @workflow.update(name="submit")
+    async def submit(self, cmd: SubmitMilestone) -> ContractState:
+        m = self._check_milestone(cmd, Role.WORKER, _ESCROWED_BEFORE_DELIVERY, "submit work for")
+        now = workflow.now()
+        m.status = MilestoneStatus.SUBMITTED
+        m.submitted_at = now
+        m.submission_count += 1
+        m.submission_note = cmd.note
+        m.auto_release_at = now + self.state.policy.auto_release_after
+        m.reminders_sent = 0
+        await self._progress()
+        await self._notify(
+            self.state.client_id,
+            f"submitted-{m.number}-{m.submission_count}",
+            f"Work submitted for milestone {m.number}",
+            f"Approve or request changes by {m.auto_release_at:%Y-%m-%d %H:%M} UTC, "
+            "or it is released automatically.",
+        )
+        return self.state
+
+    @submit.validator
+    def _check_submit(self, cmd: SubmitMilestone) -> None:
+        self._check_milestone(cmd, Role.WORKER, _ESCROWED_BEFORE_DELIVERY, "submit work for")
+
+    @workflow.update(name="approve")
+    async def approve(self, cmd: MilestoneCommand) -> ContractState:
+        m = self._check_milestone(cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "approve")
+        m.status = MilestoneStatus.APPROVED
+        m.approved_at = workflow.now()
+        await self._progress()
+        return self.state
+
+    @approve.validator
+    def _check_approve(self, cmd: MilestoneCommand) -> None:
+        self._check_milestone(cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "approve")
+
+    @workflow.update(name="request_changes")
+    async def request_changes(self, cmd: RequestChanges) -> ContractState:
+        m = self._check_milestone(
+            cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "request changes on"
+        )
+        m.status = MilestoneStatus.CHANGES_REQUESTED
+        m.changes_requested_reason = cmd.reason
+        m.auto_release_at = None
+        await self._progress()
+        await self._notify(
+            self.state.worker_id,
+            f"changes-{m.number}-{m.submission_count}",
+            f"Changes requested on milestone {m.number}",
+            cmd.reason,
+        )
+        return self.state
+
+    @request_changes.validator
+    def _check_request_changes(self, cmd: RequestChanges) -> None:
+        self._check_milestone(cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "request changes on")
+
+    @workflow.update(name="cancel")
+    async def cancel(self, cmd: CancelContract) -> ContractState:
+        """Before funding nothing moves; after, unreleased escrow goes back to the client.
+        Approved milestones are owed to the worker and are still paid out."""
+        self._check_cancel(cmd)
+        who = self.state.party_role(cmd.actor.user_id) or cmd.actor.role
+        self.state.stage = ContractStage.CANCELLED
+        self.state.end_reason = cmd.reason or f"cancelled by the {who}"
+        for m in self.state.milestones:
+            if m.status is MilestoneStatus.PENDING:
+                m.status = MilestoneStatus.CANCELLED
+        await self._progress()
+        for m in self.state.milestones:
+            if m.status in (*_ESCROWED_BEFORE_DELIVERY, MilestoneStatus.SUBMITTED):
+                await self._refund(m, m.escrow_cents)
+        await self._progress()
+        return self.state
+
+    @cancel.validator
+    def _check_cancel(self, cmd: CancelContract) -> None:
+        role = self._require_party(cmd.actor)
+        if self.state.stage is not ContractStage.ACTIVE:
+            reject(
+                Rejection.INVALID_STATE,
+                f"a contract that is {self.state.stage} cannot be cancelled",
+            )
+        if any(m.status is MilestoneStatus.FUNDING for m in self.state.milestones):
+            reject(Rejection.INVALID_STATE, "a payment is in progress; try again in a moment")
+        if any(m.chargeback_open for m in self.state.milestones):
+            reject(Rejection.INVALID_STATE, "a chargeback is open; wait for the bank's decision")
+        if role is Role.CLIENT and any(
+            m.status is MilestoneStatus.SUBMITTED for m in self.state.milestones
+        ):
+            reject(
+                Rejection.INVALID_STATE,
+                "work was submitted: approve it, request changes or open a dispute",
+            )
+
+    @workflow.update(name="dispute")
+    async def dispute(self, cmd: OpenDispute) -> ContractState:
+        self._check_dispute(cmd)
+        self.state.dispute = Dispute(
+            opened_by=cmd.actor,
+            reason=cmd.reason,
+            opened_at=workflow.now(),
+            escrow_cents=self.state.escrow_cents,
+        )
+        self.state.stage = ContractStage.DISPUTED
+        await self._needs_support(f"dispute opened by the {cmd.actor.role}: {cmd.reason}")
+        for party in (self.state.client_id, self.state.worker_id):
+            await self._notify(
+                party,
+                f"dispute-opened-{self.state.dispute.opened_at:%s}",
+                "A dispute was opened",
+                "Money and deadlines are frozen until support resolves it.",
+            )
+        return self.state
+
+    @dispute.validator
+    def _check_dispute(self, cmd: OpenDispute) -> None:
+        self._require_party(cmd.actor)
+        if self.state.stage is not ContractStage.ACTIVE:
+            reject(
+                Rejection.INVALID_STATE, f"a contract that is {self.state.stage} cannot be disputed"
+            )
+        if any(m.status is MilestoneStatus.FUNDING for m in self.state.milestones):
+            reject(Rejection.INVALID_STATE, "a payment is in progress; try again in a moment")
+        if any(m.chargeback_open for m in self.state.milestones):
+            reject(Rejection.INVALID_STATE, "a chargeback is open; wait for the bank's decision")
+        if self.state.escrow_cents == 0:
+            reject(Rejection.INVALID_STATE, "there is no money in escrow to dispute")
+
+    @workflow.update(name="resolve_dispute")
+    async def resolve_dispute(self, cmd: ResolveDispute) -> ContractState:
+        """Support splits the escrow in dispute: ``release_cents`` to the worker (minus the
+        fee), ``refund_cents`` back to the client. The contract then ends."""
+        dispute = self._check_resolve(cmd)
+        dispute.resolved_at = workflow.now()
+        dispute.release_cents, dispute.refund_cents = cmd.release_cents, cmd.refund_cents
+        dispute.resolution_note = cmd.note
+        self.state.stage = ContractStage.ACTIVE
+        self.state.end_reason = "dispute resolved by support"
+        to_release = cmd.release_cents
+        for m in self.state.milestones:
+            if m.status is MilestoneStatus.PENDING:
+                m.status = MilestoneStatus.CANCELLED
+            elif m.status.in_escrow:
+                release_here = min(to_release, m.escrow_cents)
+                to_release -= release_here
+                refund_here = m.escrow_cents - release_here
+                if refund_here:
+                    await self._refund(m, refund_here, settle=release_here == 0)
+                if release_here:
+                    m.status = MilestoneStatus.APPROVED
+                    m.approved_at = workflow.now()
+        self.state.needs_support = False
+        await self._progress()
+        return self.state
+
+    @resolve_dispute.validator
+    def _check_resolve_cmd(self, cmd: ResolveDispute) -> None:
+        self._check_resolve(cmd)
+
+    @workflow.update(name="review")
+    async def review(self, cmd: SubmitReview) -> ContractState:
+        role = self._check_review(cmd)
+        review = Review(
+            author_id=cmd.actor.user_id,
+            author_role=role,
+            rating=cmd.rating,
+            comment=cmd.comment,
+            submitted_at=workflow.now(),
+        )
+        self.state.reviews[role.value] = review
+        subject = self.state.worker_id if role is Role.CLIENT else self.state.client_id
+        await store(
+            StoreActivities.save_review,
+            ReviewRecord(
+                contract_id=self.state.contract_id, subject_id=subject, **review.model_dump()
+            ),
+        )
+        await self._progress()
+        return self.state
+
+    @review.validator
+    def _check_review_cmd(self, cmd: SubmitReview) -> None:
+        self._check_review(cmd)
+
+    @workflow.update(name="resume_after_support")
+    async def resume_after_support(self, cmd: ContractCommand) -> ContractState:
+        """Support clears the flag after fixing what blocked a money step; it is retried."""
+        self._check_support(cmd)
+        self.state.needs_support = False
+        await self._progress()
+        return self.state
+
+    @resume_after_support.validator
+    def _check_resume(self, cmd: ContractCommand) -> None:
+        self._check_support(cmd)
+
+    @workflow.query(name="state")
+    def query_state(self) -> ContractState:
+        return self.state
+
+    # =========================================================================================
+    # Signals: provider webhooks and the worker's PayoutAccount workflow
+    # =========================================================================================
+
+    @workflow.signal(name="payout_account_ready")
+    def payout_account_ready(self, signal: PayoutAccountReady) -> None:
+        self.state.payout_account_id = signal.account_id
+        self._payout_account_signalled = True
+
+    @workflow.signal(name="escrow_payment_succeeded")
+    async def escrow_payment_succeeded(self, signal: EscrowPaymentSucceeded) -> None:
+        """Webhooks may come before the fund call answers (then the update finishes the job)
+        or after a funding call timed out although the card was charged (then we do)."""
+        m = self.state.milestone_for_intent(signal.payment_intent_id)
+        if (
+            m is None
+            or m.status is not MilestoneStatus.PENDING
+            or self.state.stage.value
+            in (ContractStage.CANCELLED, ContractStage.DECLINED, ContractStage.EXPIRED)
+        ):
+            return
+        funding = await self._payment(
+            PaymentActivities.get_escrow_payment, signal.payment_intent_id
+        )
+        if funding is not None and m.status is MilestoneStatus.PENDING:
+            await self._mark_funded(m, funding)
+
+    @workflow.signal(name="chargeback_opened")
+    async def chargeback_opened(self, signal: ChargebackOpened) -> None:
+        m = self.state.milestone_for_charge(signal.charge_id)
+        if m is None or m.chargeback is not None:
+            return  # unknown charge, a duplicate, or the "closed" event already arrived
+        m.chargeback = Chargeback(
+            dispute_id=signal.dispute_id, amount_cents=signal.amount_cents, opened_at=workflow.now()
+        )
+        await self._needs_support(f"chargeback {signal.dispute_id} opened on milestone {m.number}")
+
+    @workflow.signal(name="chargeback_closed")
+    async def chargeback_closed(self, signal: ChargebackClosed) -> None:
+        m = self.state.milestone_for_charge(signal.charge_id)
+        if m is None:
+            return
+        if m.chargeback is None:  # out of order: "closed" arrived before "created"
+            m.chargeback = Chargeback(
+                dispute_id=signal.dispute_id, amount_cents=m.amount_cents, opened_at=workflow.now()
+            )
+        if m.chargeback.status is not ChargebackStatus.OPEN:
+            return  # duplicate delivery
+        m.chargeback.status = ChargebackStatus.WON if signal.won else ChargebackStatus.LOST
+        m.chargeback.closed_at = workflow.now()
+        if not signal.won:
+            from_escrow = m.escrow_cents
+            if m.status.in_escrow:
+                m.status = MilestoneStatus.LOST
+            await self._ledger(
+                LedgerTransaction.chargeback_lost(
+                    f"{self._id}:m{m.number}:chargeback:{signal.dispute_id}",
+                    self.state.contract_id,
+                    self.state.currency,
+                    m.chargeback.amount_cents,
+                    from_escrow,
+                    signal.dispute_id,
+                )
+            )
+        if not any(x.chargeback_open for x in self.state.milestones) and not self.state.frozen:
+            self.state.needs_support = False
+        await self._progress()
+
+    # =========================================================================================
+    # Validation helpers (pure: no side effects, no awaits)
+    # =========================================================================================
+
+    def _require_party(self, actor: Actor) -> Role:
+        role = self.state.party_role(actor.user_id)
+        if role is None:
+            reject(Rejection.FORBIDDEN, "you are not a party to this contract")
+        return role
+
+    def _check_offer_answer(self, cmd: ContractCommand) -> None:
+        if self._require_party(cmd.actor) is not Role.WORKER:
+            reject(Rejection.FORBIDDEN, "only the hired worker can answer the offer")
+        if self.state.stage is not ContractStage.OFFERED:
+            reject(
+                Rejection.INVALID_STATE,
+                f"the offer is no longer open (contract is {self.state.stage})",
+            )
+
+    def _check_fund(self, cmd: FundMilestone) -> Milestone:
+        m = self._check_milestone(cmd, Role.CLIENT, (MilestoneStatus.PENDING,), "fund")
+        return m
+
+    def _check_milestone(
+        self, cmd: MilestoneCommand, role: Role, allowed: tuple[MilestoneStatus, ...], verb: str
+    ) -> Milestone:
+        if self._require_party(cmd.actor) is not role:
+            reject(Rejection.FORBIDDEN, f"only the {role} can {verb} a milestone")
+        if self.state.stage is not ContractStage.ACTIVE:
+            reject(Rejection.INVALID_STATE, f"the contract is {self.state.stage}")
+        m = self.state.milestone(cmd.milestone)
+        if m is None:
+            reject(Rejection.NOT_FOUND, f"milestone {cmd.milestone} does not exist")
+        if m.status not in allowed:
+            reject(Rejection.INVALID_STATE, f"cannot {verb} milestone {m.number}: it is {m.status}")
+        if m.chargeback_open:
+            reject(Rejection.INVALID_STATE, f"milestone {m.number} has an open chargeback")
+        return m
+
+    def _check_resolve(self, cmd: ResolveDispute) -> Dispute:
+        self._check_support(cmd)
+        dispute = self.state.dispute
+        if dispute is None or not self.state.frozen:
+            reject(Rejection.INVALID_STATE, "there is no open dispute")
+        if cmd.release_cents + cmd.refund_cents != dispute.escrow_cents:
+            reject(
+                Rejection.INVALID,
+                f"release + refund must equal the escrow in dispute ({dispute.escrow_cents} cents), "
+                f"got {cmd.release_cents} + {cmd.refund_cents}",
+            )
+        return dispute
+
+    def _check_review(self, cmd: SubmitReview) -> Role:
+        role = self._require_party(cmd.actor)
+        if self.state.stage is not ContractStage.COMPLETED or self.state.reviews_revealed:
+            reject(Rejection.INVALID_STATE, "reviews are only open for a while after completion")
+        if role.value in self.state.reviews:
+            reject(Rejection.INVALID_STATE, "you have already reviewed this contract")
+        return role
+
+    def _check_support(self, cmd: ContractCommand) -> None:
+        if not cmd.actor.role.is_staff:
+            reject(Rejection.FORBIDDEN, "only support staff can do this")
+
+    # =========================================================================================
+    # Effects
+    # =========================================================================================
+
+    async def _payment(self, fn: Any, arg: Any) -> Any:
+        """A payment call made while a client waits on the API: bounded to about a minute."""
+        return await workflow.execute_activity_method(
+            fn,
+            arg,
+            start_to_close_timeout=timedelta(seconds=20),
+            schedule_to_close_timeout=FUNDING_TIMEOUT,
+            retry_policy=PAYMENT_RETRY,
+        )
+
+    async def _mark_funded(self, m: Milestone, funding: FundingResult) -> None:
+        m.status = MilestoneStatus.FUNDED
+        m.charge_id = funding.charge_id
+        m.payment_intent_id = funding.payment_intent_id
+        m.funded_at = workflow.now()
+        m.last_payment_error = None
+        await self._ledger(
+            LedgerTransaction.funding(
+                f"{self._id}:m{m.number}:fund",
+                self.state.contract_id,
+                self.state.currency,
+                funding.amount_cents,
+                funding.payment_intent_id,
+            )
+        )
+        await self._progress()
+        await self._notify(
+            self.state.worker_id,
+            f"funded-{m.number}",
+            f"Milestone {m.number} funded",
+            f"{format_cents(m.amount_cents, self.state.currency)} is in escrow: you can start.",
+        )
+
+    async def _refund(self, m: Milestone, amount: int, *, settle: bool = True) -> None:
+        assert m.payment_intent_id is not None
+        key = f"{self._id}:m{m.number}:refund"
+        try:
+            refund = await workflow.execute_activity_method(
+                PaymentActivities.refund_escrow,
+                RefundRequest(
+                    idempotency_key=key,
+                    contract_id=self.state.contract_id,
+                    milestone=m.number,
+                    payment_intent_id=m.payment_intent_id,
+                    amount_cents=amount,
+                ),
+                start_to_close_timeout=MONEY_CALL_TIMEOUT,
+                schedule_to_close_timeout=MONEY_STEP_DEADLINE,
+                retry_policy=PAYMENT_RETRY,
+            )
+        except ActivityError as err:
+            await self._needs_support(f"refund of milestone {m.number} failed: {_message(err)}")
+            raise ApplicationError(
+                f"refund failed, support has been asked to help: {_message(err)}",
+                type=Rejection.PROVIDER_UNAVAILABLE.value,
+            ) from None
+        m.refund_id = refund.refund_id
+        m.refunded_cents += refund.amount_cents
+        if settle:
+            m.status = MilestoneStatus.REFUNDED
+        await self._ledger(
+            LedgerTransaction.refund(
+                key,
+                self.state.contract_id,
+                self.state.currency,
+                refund.amount_cents,
+                refund.refund_id,
+            )
+        )
+        await self._notify(
+            self.state.client_id,
+            f"refund-{m.number}",
+            f"Refund for milestone {m.number}",
+            f"{format_cents(refund.amount_cents, self.state.currency)} is on its way back to your card.",
+        )
+
+    async def _ledger(self, tx: LedgerTransaction) -> None:
+        await store(StoreActivities.record_ledger, tx)
+
+    async def _needs_support(self, why: str) -> None:
+        workflow.logger.warning("contract needs support: %s", why)
+        self.state.needs_support = True
+        self.state.support_reason = why
+        await self._progress()
+
+    async def _notify(self, user_id: Any, kind: str, subject: str, body: str) -> None:
+        await notify(
+            StoreActivities.notify,
+            NotificationRequest(
+                user_id=user_id,
+                kind=kind.split("-")[0],
+                subject=subject,
+                body=body,
+                dedupe_key=f"{self._id}:{kind}",
+            ),
+        )
+
+    async def _end(self, stage: ContractStage, reason: str) -> None:
+        self.state.stage = stage
+        self.state.end_reason = reason
+        self.state.closed_at = workflow.now()
+        await self._progress()
+
+    def _over(self) -> bool:
+        return self.state.stage in (ContractStage.CANCELLED, ContractStage.COMPLETED)
+
+    async def _progress(self) -> None:
+        """Every state change: bump the version, refresh what support sees, project to Postgres."""
+        self.state.version += 1
+        workflow.upsert_search_attributes(
+            [
+                sa.STAGE.value_set(self.state.stage.value),
+                sa.NEEDS_SUPPORT.value_set(self.state.needs_support),
+            ]
+        )
+        workflow.set_current_details(_describe(self.state))
+        await store(StoreActivities.project_contract, self.state)
+
+    def _result(self) -> ContractResult:
+        ms = self.state.milestones
+        return ContractResult(
+            contract_id=self.state.contract_id,
+            stage=self.state.stage,
+            released_cents=sum(m.payout_cents for m in ms),
+            refunded_cents=sum(m.refunded_cents for m in ms),
+            fee_cents=sum(m.fee_cents for m in ms),
+        )
+
+    @staticmethod
+    def initial_search_attributes(input: ContractInput) -> TypedSearchAttributes:
+        return TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.CONTRACT_ID, str(input.contract_id)),
+                SearchAttributePair(sa.JOB_ID, str(input.job_id)),
+                SearchAttributePair(sa.CLIENT_ID, str(input.client_id)),
+                SearchAttributePair(sa.WORKER_ID, str(input.worker_id)),
+                SearchAttributePair(sa.STAGE, ContractStage.OFFERED.value),
+                SearchAttributePair(sa.AMOUNT_CENTS, sum(m.amount_cents for m in input.milestones)),
+                SearchAttributePair(sa.NEEDS_SUPPORT, False),
+            ]
+        )
+
+
+# =============================================================================================
+# Plain functions
+# =============================================================================================
+
+
+def _error_type(err: ActivityError) -> str | None:
+    cause = err.cause
+    return cause.type if isinstance(cause, ApplicationError) else None
+
+
+def _message(err: ActivityError) -> str:
+    return str(err.cause.message if isinstance(err.cause, ApplicationError) else err.cause or err)
+
+
+def _funding_rejection(err: ActivityError) -> ApplicationError:
+    """What the client sees when funding fails: declined (402) or try again later (503)."""
+    kind = _error_type(err)
+    if kind in (Rejection.CARD_DECLINED, Rejection.PAYMENT_FAILED):
+        return ApplicationError(_message(err), type=kind, non_retryable=True)
+    if kind == "PaymentRejected":
+        return ApplicationError(_message(err), type=Rejection.INVALID.value, non_retryable=True)
+    return ApplicationError(
+        "the payment provider did not answer in time; nothing was charged twice — try again",
+        type=Rejection.PROVIDER_UNAVAILABLE.value,
+        non_retryable=True,
+    )
+
+
+def _describe(s: ContractState) -> str:
+    """Plain-words summary for support in the Temporal UI: what is happening, what is next."""
+    money = format_cents(s.total_cents, s.currency)
+    lines = [
+        f"**{s.stage.value.capitalize()}** — “{s.job_title}”, {len(s.milestones)} milestone(s), {money}."
+    ]
+    if s.stage is ContractStage.OFFERED:
+        lines.append(
+            f"Next: the worker accepts or declines by {s.offer_expires_at:%Y-%m-%d %H:%M} UTC."
+        )
+    for m in s.milestones:
+        line = f"- M{m.number} {m.title}: **{m.status.value}** ({format_cents(m.amount_cents, s.currency)})"
+        if m.status is MilestoneStatus.SUBMITTED and m.auto_release_at:
+            line += f", auto-release {m.auto_release_at:%Y-%m-%d %H:%M} UTC"
+        if m.chargeback_open:
+            line += ", chargeback open"
+        lines.append(line)
+    if s.stage is ContractStage.ACTIVE and not s.any_funded and s.funding_deadline_at:
+        lines.append(
+            f"Next: the client funds a milestone by {s.funding_deadline_at:%Y-%m-%d %H:%M} UTC."
+        )
+    if s.waiting_for_payout_account_since:
+        lines.append(
+            f"Waiting for the worker's payout account since {s.waiting_for_payout_account_since:%Y-%m-%d}."
+        )
+    if s.frozen and s.dispute:
+        lines.append(f"Dispute open since {s.dispute.opened_at:%Y-%m-%d}: support must resolve it.")
+    if s.needs_support and s.support_reason:
+        lines.append(f"Needs support: {s.support_reason}")
+    if s.stage is ContractStage.COMPLETED and not s.reviews_revealed and s.reviews_close_at:
+        lines.append(
+            f"Blind reviews: {len(s.reviews)}/2 in, window closes {s.reviews_close_at:%Y-%m-%d %H:%M} UTC."
+        )
+    if s.end_reason:
+        lines.append(f"Ended: {s.end_reason}.")
+    return "\n".join(lines)
