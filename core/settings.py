@@ -14,6 +14,8 @@ from functools import lru_cache
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.contracts import ContractPolicy
+
 DEV_ENV_FILE = ".data/dev.env"
 
 
@@ -74,6 +76,19 @@ class Settings(BaseSettings):
     dev_temporal_ui_port: int = 8233
     dev_sandbox_port: int = 8100
     dev_api_port: int = 8000
+
+    def contract_policy(self) -> ContractPolicy:
+        """The terms a new contract is created with (captured into the contract for life)."""
+        return ContractPolicy(
+            platform_fee_bps=self.platform_fee_bps,
+            offer_ttl=self.offer_ttl,
+            funding_deadline=self.funding_deadline,
+            auto_release_after=self.auto_release_after,
+            approval_reminders=list(self.approval_reminders),
+            review_window=self.review_window,
+            payout_account_reminder_every=self.payout_account_reminder_every,
+            payout_account_support_after=self.payout_account_support_after,
+        )
 
 
 @lru_cache

@@ -26,6 +26,11 @@ CREATE TABLE users (
 -- Emails are unique regardless of case: "Ann@x.io" and "ann@x.io" are one person.
 CREATE UNIQUE INDEX users_email_key ON users (lower(email));
 
+-- array_to_string is only STABLE, and generated columns need IMMUTABLE expressions; joining
+-- text with a space really is immutable, so wrap it.
+CREATE FUNCTION skills_text(skills text[]) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT array_to_string(skills, ' ') $$;
+
 CREATE TABLE jobs (
     id uuid PRIMARY KEY,
     client_id uuid NOT NULL REFERENCES users (id),
@@ -45,7 +50,7 @@ CREATE TABLE jobs (
     -- Title weighs more than skills, skills more than the description.
     search tsvector GENERATED ALWAYS AS (
         setweight(to_tsvector('english', coalesce(title, '')), 'A') ||
-        setweight(to_tsvector('english', array_to_string(skills, ' ')), 'B') ||
+        setweight(to_tsvector('english', skills_text(skills)), 'B') ||
         setweight(to_tsvector('english', coalesce(description, '')), 'C')
     ) STORED
 );
@@ -235,4 +240,4 @@ def downgrade() -> None:
         " ledger_transactions, payout_waiters, payout_accounts, reviews, contracts,"
         " applications, jobs, users CASCADE"
     )
-    op.execute("DROP FUNCTION ledger_check_invariants, ledger_forbid_changes")
+    op.execute("DROP FUNCTION ledger_check_invariants, ledger_forbid_changes, skills_text")

@@ -1,0 +1,92 @@
+"""Request dependencies: settings, database, Temporal client, the current user and roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import jwt
+import sqlalchemy as sa
+from fastapi import Depends, Header, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from api.errors import Forbidden, TempworkError
+from core.security import decode_access_token
+from core.settings import Settings
+from models.common import Actor, Role
+from models.tables import USERS
+from models.users import UserPublic
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_engine(request: Request) -> AsyncEngine:
+    engine: AsyncEngine = request.app.state.engine
+    return engine
+
+
+def get_temporal(request: Request) -> Client:
+    client: Client = request.app.state.temporal
+    return client
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
+TemporalDep = Annotated[Client, Depends(get_temporal)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Replays the first result",
+    ),
+]
+
+
+async def get_current_user(
+    token: Annotated[str | None, Depends(oauth2)], settings: SettingsDep, engine: EngineDep
+) -> UserPublic:
+    if not token:
+        raise TempworkError("unauthorized")
+    try:
+        user_id, _ = decode_access_token(settings, token)
+    except jwt.InvalidTokenError:
+        raise TempworkError("unauthorized", "the token is invalid or has expired") from None
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(USERS).where(USERS.c.id == user_id))).mappings().first()
+    if row is None:
+        raise TempworkError("unauthorized", "the account no longer exists")
+    # The role comes from the database, not the token, so a changed role applies at once.
+    return UserPublic.model_validate(dict(row))
+
+
+CurrentUser = Annotated[UserPublic, Depends(get_current_user)]
+
+
+def actor(user: UserPublic) -> Actor:
+    return Actor(user_id=user.id, role=user.role)
+
+
+def require_role(*roles: Role) -> Callable[[UserPublic], UserPublic]:
+    allowed = set(roles)
+
+    def check(user: CurrentUser) -> UserPublic:
+        if user.role not in allowed:
+            names = " or ".join(sorted(r.value for r in roles))
+            raise Forbidden(f"only a {names} can do this")
+        return user
+
+    return check
+
+
+ClientUser = Annotated[UserPublic, Depends(require_role(Role.CLIENT))]
+WorkerUser = Annotated[UserPublic, Depends(require_role(Role.WORKER))]
+StaffUser = Annotated[UserPublic, Depends(require_role(Role.SUPPORT, Role.ADMIN))]

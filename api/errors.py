@@ -1,0 +1,194 @@
+"""Every error the API returns is RFC 9457 problem+json, mapped here and nowhere else.
+
+Domain errors derive from ``TempworkError``; a workflow's rejection (an update validator or
+handler raising ``ApplicationError(type=<Rejection>)``) maps through ``REJECTION_STATUS``.
+Nothing here ever echoes a stack trace, a provider secret or a raw upstream message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from models.errors import Rejection
+
+log = logging.getLogger("tempwork.api")
+
+PROBLEM_JSON = "application/problem+json"
+
+# slug → (status, title, what it means). Served at GET /problems/{slug} for humans.
+PROBLEMS: dict[str, tuple[int, str, str]] = {
+    "validation-error": (422, "Invalid request", "The body, query or path did not validate."),
+    "unauthorized": (401, "Not authenticated", "Send a valid bearer token (POST /v1/auth/token)."),
+    "invalid-credentials": (401, "Wrong email or password", "The credentials do not match."),
+    "forbidden": (403, "Not allowed", "Your role or relation to this resource does not allow it."),
+    "not-verified": (403, "Verification needed", "Your verification level is too low for this."),
+    "not-found": (404, "Not found", "No such resource (or it is not visible to you)."),
+    "conflict": (409, "Not possible right now", "The command does not fit the current state."),
+    "email-taken": (409, "Email already registered", "Log in instead, or use another email."),
+    "idempotency-key-in-use": (
+        409,
+        "Request in progress",
+        "A request with this Idempotency-Key is still running; retry shortly.",
+    ),
+    "idempotency-key-reused": (
+        422,
+        "Idempotency-Key reused",
+        "This key was used for a different request.",
+    ),
+    "card-declined": (
+        402,
+        "Card declined",
+        "The card was declined; nothing was charged. Try another card.",
+    ),
+    "payment-failed": (
+        402,
+        "Payment not completed",
+        "The payment did not complete; nothing was charged.",
+    ),
+    "provider-unavailable": (
+        503,
+        "Payment provider unavailable",
+        "Try again shortly; nothing was done twice.",
+    ),
+    "temporal-unavailable": (
+        503,
+        "Service temporarily unavailable",
+        "The workflow service did not answer; try again.",
+    ),
+    "timeout": (
+        504,
+        "Timed out",
+        "The command did not finish in time; it may still complete — check the resource.",
+    ),
+    "bad-signature": (400, "Invalid webhook signature", "The webhook signature did not verify."),
+    "internal": (500, "Internal error", "Something went wrong on our side. It has been logged."),
+}
+
+REJECTION_PROBLEM: dict[str, str] = {
+    Rejection.INVALID_STATE: "conflict",
+    Rejection.FORBIDDEN: "forbidden",
+    Rejection.NOT_FOUND: "not-found",
+    Rejection.INVALID: "validation-error",
+    Rejection.NOT_VERIFIED: "not-verified",
+    Rejection.CARD_DECLINED: "card-declined",
+    Rejection.PAYMENT_FAILED: "payment-failed",
+    Rejection.PROVIDER_UNAVAILABLE: "provider-unavailable",
+}
+
+
+class TempworkError(Exception):
+    """A domain error with a problem type; ``detail`` is safe to show to the caller."""
+
+    def __init__(self, slug: str, detail: str | None = None, **extra: Any) -> None:
+        assert slug in PROBLEMS, slug
+        super().__init__(detail or PROBLEMS[slug][1])
+        self.slug, self.detail, self.extra = slug, detail, extra
+
+    @property
+    def status(self) -> int:
+        return PROBLEMS[self.slug][0]
+
+
+class NotFound(TempworkError):
+    def __init__(self, what: str) -> None:
+        super().__init__("not-found", f"{what} not found")
+
+
+class Forbidden(TempworkError):
+    def __init__(self, detail: str) -> None:
+        super().__init__("forbidden", detail)
+
+
+class Conflict(TempworkError):
+    def __init__(self, detail: str) -> None:
+        super().__init__("conflict", detail)
+
+
+def problem(
+    slug: str,
+    detail: str | None,
+    instance: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    status, title, _ = PROBLEMS[slug]
+    body = {"type": f"/problems/{slug}", "title": title, "status": status, "instance": instance}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+@asynccontextmanager
+async def workflow_errors(what: str) -> AsyncIterator[None]:
+    """Translates what Temporal says about a command into a domain error."""
+    try:
+        yield
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type in REJECTION_PROBLEM:
+            extra = {"reason": cause.type}
+            raise TempworkError(REJECTION_PROBLEM[cause.type], cause.message, **extra) from None
+        log.error("unexpected update failure on %s: %r", what, cause)
+        raise TempworkError("internal") from None
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
+        raise TempworkError("timeout") from None
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND and "completed" in err.message.lower():
+            raise Conflict(f"this {what} has finished and takes no more commands") from None
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound(what) from None
+        if err.status == RPCStatusCode.FAILED_PRECONDITION:
+            raise Conflict(f"this {what} has finished and takes no more commands") from None
+        if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            raise TempworkError("temporal-unavailable") from None
+        log.error("temporal error on %s: %s %s", what, err.status, err.message)
+        raise TempworkError("internal") from None
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(TempworkError)
+    async def _domain(request: Request, exc: TempworkError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.slug == "idempotency-key-in-use":
+            headers = {"Retry-After": "1"}
+        return problem(exc.slug, exc.detail, request.url.path, headers, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return problem("validation-error", "see `errors`", request.url.path, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {401: "unauthorized", 403: "forbidden", 404: "not-found", 409: "conflict"}.get(
+            exc.status_code
+        )
+        if slug is None:
+            body = {
+                "type": "about:blank",
+                "title": str(exc.detail),
+                "status": exc.status_code,
+                "instance": request.url.path,
+            }
+            return JSONResponse(body, exc.status_code, media_type=PROBLEM_JSON)
+        return problem(slug, str(exc.detail), request.url.path, dict(exc.headers or {}) or None)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem("internal", None, request.url.path)

@@ -1,0 +1,74 @@
+"""Accounts and tokens: register (clients and workers), OAuth2 password login → JWT."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.deps import EngineDep, SettingsDep
+from api.errors import TempworkError
+from core.security import create_access_token, hash_password, verify_password
+from models.common import Role
+from models.tables import USERS
+from models.users import Token, UserPublic, UserRegister
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
+
+
+@router.post("/register", status_code=201, response_model=UserPublic)
+async def register(body: UserRegister, engine: EngineDep) -> UserPublic:
+    """Creates a client or worker account. Staff accounts come from `ops create-user`."""
+    return await create_user(engine, body.email, body.password, body.display_name, body.role)
+
+
+async def create_user(
+    engine: AsyncEngine, email: str, password: str, display_name: str, role: Role
+) -> UserPublic:
+    values = {
+        "id": uuid.uuid4(),
+        "email": email,
+        "password_hash": hash_password(password),
+        "display_name": display_name,
+        "role": role.value,
+    }
+    try:
+        async with engine.begin() as conn:
+            row = (
+                (await conn.execute(sa.insert(USERS).values(**values).returning(USERS)))
+                .mappings()
+                .one()
+            )
+    except IntegrityError:
+        raise TempworkError("email-taken", "an account with this email already exists") from None
+    return UserPublic.model_validate(dict(row))
+
+
+@router.post("/token", response_model=Token)
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], engine: EngineDep, settings: SettingsDep
+) -> Token:
+    """OAuth2 password flow: `username` is the email."""
+    async with engine.connect() as conn:
+        row = (
+            (
+                await conn.execute(
+                    sa.select(USERS).where(sa.func.lower(USERS.c.email) == form.username.lower())
+                )
+            )
+            .mappings()
+            .first()
+        )
+    # Always hash-compare (even for unknown emails) so timing does not reveal who is registered.
+    password_ok = verify_password(form.password, row["password_hash"] if row else None)
+    if row is None or not password_ok:
+        raise TempworkError("invalid-credentials")
+    return Token(
+        access_token=create_access_token(settings, row["id"], Role(row["role"])),
+        expires_in=int(settings.access_token_ttl.total_seconds()),
+    )

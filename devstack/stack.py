@@ -1,0 +1,221 @@
+"""The whole marketplace on one machine: PostgreSQL, Temporal (+ Web UI), the provider
+sandboxes, the worker and the API — each a real process, started in dependency order and
+stopped in reverse. ``make dev`` runs it on fixed ports; the end-to-end tests on free ones.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.postgres import EmbeddedPostgres
+from devstack.processes import ManagedProcess, free_port, http_ok, port_open
+from devstack.temporal import temporal_dev_server
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Ports:
+    postgres: int
+    temporal: int
+    temporal_ui: int | None
+    sandbox: int
+    api: int
+
+    @classmethod
+    def free(cls, *, ui: bool = False) -> Ports:
+        return cls(free_port(), free_port(), free_port() if ui else None, free_port(), free_port())
+
+
+def new_secrets() -> dict[str, str]:
+    """Fresh local secrets: nothing secret is ever committed or shared between machines."""
+    return {
+        "TEMPWORK_JWT_SECRET": secrets.token_urlsafe(48),
+        "TEMPWORK_STRIPE_API_KEY": f"sk_test_{secrets.token_urlsafe(24)}",
+        "TEMPWORK_STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_urlsafe(24)}",
+    }
+
+
+@dataclass
+class Stack:
+    data_dir: Path
+    ports: Ports
+    secrets: dict[str, str]
+    durable: bool = True  # keep Temporal's SQLite file and fsync Postgres (make dev)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    postgres: EmbeddedPostgres | None = field(default=None, init=False)
+    processes: dict[str, ManagedProcess] = field(default_factory=dict, init=False)
+
+    # --- addresses ------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.ports.api}"
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://{HOST}:{self.ports.sandbox}"
+
+    @property
+    def temporal_address(self) -> str:
+        return f"{HOST}:{self.ports.temporal}"
+
+    @property
+    def temporal_ui_url(self) -> str | None:
+        return f"http://{HOST}:{self.ports.temporal_ui}" if self.ports.temporal_ui else None
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql+asyncpg://tempwork@{HOST}:{self.ports.postgres}/tempwork"
+
+    def env(self) -> dict[str, str]:
+        """The settings every app process gets: the same TEMPWORK_* variables as production."""
+        return {
+            **self.secrets,
+            "TEMPWORK_DATABASE_URL": self.database_url,
+            "TEMPWORK_TEMPORAL_ADDRESS": self.temporal_address,
+            "TEMPWORK_TEMPORAL_UI_URL": self.temporal_ui_url or "",
+            "TEMPWORK_STRIPE_API_BASE": f"{self.sandbox_url}/stripe",
+            "TEMPWORK_API_PUBLIC_URL": self.api_url,
+            **self.extra_env,
+        }
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def check_ports_free(self) -> None:
+        taken = [
+            f"{name} ({port})"
+            for name, port in vars(self.ports).items()
+            if port and port_open(HOST, port)
+        ]
+        if taken:
+            raise SystemExit(
+                f"ports already in use: {', '.join(taken)} — is `make dev` already running? "
+                "Stop it, or move ports with TEMPWORK_DEV_*_PORT."
+            )
+
+    def start(self) -> Stack:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        logs = self.data_dir / "logs"
+        self.postgres = EmbeddedPostgres(
+            self.data_dir / "postgres", self.ports.postgres, HOST, durable=self.durable
+        ).start()
+        self.migrate()
+        self._add(
+            temporal_dev_server(
+                logs,
+                port=self.ports.temporal,
+                ui_port=self.ports.temporal_ui,
+                host=HOST,
+                db_file=self.data_dir / "temporal.db" if self.durable else None,
+            )
+        )
+        self._add(self.sandbox_process(logs))
+        self._add(self.worker_process(logs))
+        self._add(
+            ManagedProcess(
+                "api",
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "api.main:app",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(self.ports.api),
+                    "--no-access-log",
+                ],
+                log_path=logs / "api.log",
+                env=self.env(),
+                cwd=ROOT,
+                ready=lambda: http_ok(f"{self.api_url}/health/ready"),
+            )
+        )
+
+    def migrate(self) -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "alembic", "upgrade", "head"],
+            cwd=ROOT,
+            env={**os.environ, **self.env()},
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"migrations failed:\n{done.stderr[-3000:]}")
+
+    def sandbox_process(self, logs: Path) -> ManagedProcess:
+        argv = [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--host",
+            HOST,
+            "--port",
+            str(self.ports.sandbox),
+            "--public-url",
+            self.sandbox_url,
+            "--stripe-webhook-url",
+            f"{self.api_url}/webhooks/stripe",
+        ]
+        if self.durable:
+            argv += ["--data-file", str(self.data_dir / "sandbox.sqlite3")]
+        return ManagedProcess(
+            "sandbox",
+            argv,
+            log_path=logs / "sandbox.log",
+            # Secrets travel in the environment, never on a command line others can read.
+            env={
+                "TEMPWORK_SANDBOX_STRIPE_API_KEY": self.secrets["TEMPWORK_STRIPE_API_KEY"],
+                "TEMPWORK_SANDBOX_STRIPE_WEBHOOK_SECRET": self.secrets[
+                    "TEMPWORK_STRIPE_WEBHOOK_SECRET"
+                ],
+            },
+            cwd=ROOT,
+            ready=lambda: http_ok(f"{self.sandbox_url}/health"),
+        )
+
+    def worker_process(self, logs: Path) -> ManagedProcess:
+        return ManagedProcess(
+            "worker",
+            [sys.executable, "-m", "workers.main"],
+            log_path=logs / "worker.log",
+            env=self.env(),
+            cwd=ROOT,
+            ready=None,
+        )
+
+    def restart_worker(self) -> ManagedProcess:
+        """Crash tests: start a fresh worker after killing the old one."""
+        worker = self.worker_process(self.data_dir / "logs")
+        self.processes["worker"] = worker.start()
+        return worker
+
+    def _add(self, process: ManagedProcess) -> None:
+        self.processes[process.name] = process.start(timeout=90)
+
+    def stop(self) -> None:
+        for process in reversed(list(self.processes.values())):
+            process.stop()
+        self.processes.clear()
+        if self.postgres:
+            self.postgres.stop()
+            self.postgres = None
+
+    def dead(self) -> list[ManagedProcess]:
+        return [p for p in self.processes.values() if not p.running()]

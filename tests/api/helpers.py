@@ -1,0 +1,57 @@
+"""Story helpers for API tests: the steps a client and a worker take, over HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.conftest import Person, sign_up
+
+
+async def post_job(client: Person, **overrides: Any) -> dict[str, Any]:
+    body = {
+        "title": "Landing page for a bakery",
+        "description": "A warm, fast landing page with an order form.",
+        "skills": ["react", "css"],
+        "budget_cents": 120_000,
+    } | overrides
+    response = await client.post("/v1/jobs", body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def apply(worker: Person, job_id: str) -> dict[str, Any]:
+    response = await worker.post(
+        f"/v1/jobs/{job_id}/applications", {"cover_letter": "I bake and code."}
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def hire(
+    client: Person, job_id: str, application_id: str, amounts: list[int]
+) -> dict[str, Any]:
+    milestones = [{"title": f"Milestone {i}", "amount_cents": a} for i, a in enumerate(amounts, 1)]
+    response = await client.post(
+        f"/v1/jobs/{job_id}/applications/{application_id}/hire", {"milestones": milestones}
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def contract_offer(http: httpx.AsyncClient, amounts: list[int]) -> tuple[Person, Person, str]:
+    """A client posts a job, a worker applies and is hired: returns (client, worker, contract id)."""
+    client, worker = await sign_up(http, "client"), await sign_up(http, "worker")
+    job = await post_job(client)
+    application = await apply(worker, job["id"])
+    contract = await hire(client, job["id"], application["id"], amounts)
+    return client, worker, str(contract["id"])
+
+
+async def fund(
+    client: Person, contract_id: str, milestone: int, card: str = "pm_card_visa", **kw: Any
+) -> httpx.Response:
+    return await client.post(
+        f"/v1/contracts/{contract_id}/milestones/{milestone}/fund", {"payment_method": card}, **kw
+    )
