@@ -40,6 +40,8 @@ from models.tables import (
     REVIEWS,
 )
 
+CHECK_VIOLATION = "23514"  # SQLSTATE raised by the ledger's invariant trigger
+
 
 def _upsert_newer(table: sa.Table, values: dict[str, Any], key: str) -> Any:
     """INSERT … ON CONFLICT DO UPDATE only when the incoming version is newer."""
@@ -123,7 +125,7 @@ class StoreActivities:
             async with self._engine.begin() as conn:  # deferred invariant triggers run at commit
                 return await self._insert_transaction(conn, tx)
         except DBAPIError as err:
-            if "check_violation" not in repr(err.orig) and "23514" not in repr(err.orig):
+            if getattr(err.orig, "sqlstate", None) != CHECK_VIOLATION:
                 raise
             # An unbalanced transaction or negative escrow is a bug, never retried blindly:
             # the workflow flags the contract for support.

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.deps import EngineDep, SettingsDep
 from api.errors import TempworkError
-from core.security import create_access_token, hash_password, verify_password
+from core.accounts import EmailTaken, create_user
+from core.security import create_access_token, verify_password
 from models.common import Role
 from models.tables import USERS
 from models.users import Token, UserPublic, UserRegister
@@ -24,29 +22,10 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
 @router.post("/register", status_code=201, response_model=UserPublic)
 async def register(body: UserRegister, engine: EngineDep) -> UserPublic:
     """Creates a client or worker account. Staff accounts come from `ops create-user`."""
-    return await create_user(engine, body.email, body.password, body.display_name, body.role)
-
-
-async def create_user(
-    engine: AsyncEngine, email: str, password: str, display_name: str, role: Role
-) -> UserPublic:
-    values = {
-        "id": uuid.uuid4(),
-        "email": email,
-        "password_hash": hash_password(password),
-        "display_name": display_name,
-        "role": role.value,
-    }
     try:
-        async with engine.begin() as conn:
-            row = (
-                (await conn.execute(sa.insert(USERS).values(**values).returning(USERS)))
-                .mappings()
-                .one()
-            )
-    except IntegrityError:
+        return await create_user(engine, body.email, body.password, body.display_name, body.role)
+    except EmailTaken:
         raise TempworkError("email-taken", "an account with this email already exists") from None
-    return UserPublic.model_validate(dict(row))
 
 
 @router.post("/token", response_model=Token)
