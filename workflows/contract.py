@@ -86,6 +86,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewRecord,
     )
 
+_NO_PAYOUT_ACCOUNT = "the worker has had no payout account"
 _ESCROWED_BEFORE_DELIVERY = (MilestoneStatus.FUNDED, MilestoneStatus.CHANGES_REQUESTED)
 
 
@@ -96,6 +97,8 @@ class ContractWorkflow:
         self.input = input
         self.state: ContractState = input.carried_state or input.initial_state()
         self._payout_account_signalled = False
+        self._releasing: set[int] = set()  # milestones whose transfer is in flight
+        self._resolving = False  # a dispute resolution is moving money right now
 
     @property
     def _id(self) -> str:
@@ -124,6 +127,8 @@ class ContractWorkflow:
                 self._cancel_if_never_funded(),
                 *(self._milestone_lifecycle(m) for m in self.state.milestones),
             )
+            # A dispute resolution settles milestones as it goes: let it finish first.
+            await workflow.wait_condition(lambda: not self._resolving)
             if self.state.stage is not ContractStage.CANCELLED:
                 await self._complete()
 
@@ -245,6 +250,7 @@ class ContractWorkflow:
         gross = m.release_cents
         fee = platform_fee_cents(gross, self.state.policy.platform_fee_bps)
         key = f"{self._id}:m{m.number}:release"
+        self._releasing.add(m.number)
         try:
             transfer = await workflow.execute_activity_method(
                 PaymentActivities.transfer_to_worker,
@@ -270,6 +276,8 @@ class ContractWorkflow:
             await self._needs_support(f"release of milestone {m.number} failed: {_message(err)}")
             await workflow.wait_condition(lambda: not self.state.needs_support)
             return  # the lifecycle loop tries again once support clears the flag
+        finally:
+            self._releasing.discard(m.number)
         m.status = MilestoneStatus.RELEASED
         m.released_at = workflow.now()
         m.transfer_id = transfer.transfer_id
@@ -321,22 +329,20 @@ class ContractWorkflow:
                 "A payment is waiting for you: connect a payout account to receive it.",
             )
             if waited >= policy.payout_account_support_after and not self.state.needs_support:
-                await self._needs_support(
-                    f"worker has had no payout account for {waited.days} days"
-                )
+                await self._needs_support(f"{_NO_PAYOUT_ACCOUNT} for {waited.days} days")
+            until_support = remaining(since + policy.payout_account_support_after)
+            every = policy.payout_account_reminder_every
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: (
                         self._payout_account_signalled or self.state.payout_account_id is not None
                     ),
-                    timeout=min(
-                        policy.payout_account_reminder_every,
-                        remaining(since + policy.payout_account_support_after)
-                        or policy.payout_account_reminder_every,
-                    ),
+                    timeout=min(every, until_support) if until_support else every,
                 )
         if self.state.waiting_for_payout_account_since is not None:
             self.state.waiting_for_payout_account_since = None
+            if (self.state.support_reason or "").startswith(_NO_PAYOUT_ACCOUNT):
+                self.state.needs_support, self.state.support_reason = False, None
             await self._progress()
         return self.state.payout_account_id
 
@@ -578,7 +584,9 @@ class ContractWorkflow:
             reject(
                 Rejection.INVALID_STATE, f"a contract that is {self.state.stage} cannot be disputed"
             )
-        if any(m.status is MilestoneStatus.FUNDING for m in self.state.milestones):
+        if self._releasing or any(
+            m.status is MilestoneStatus.FUNDING for m in self.state.milestones
+        ):
             reject(Rejection.INVALID_STATE, "a payment is in progress; try again in a moment")
         if any(m.chargeback_open for m in self.state.milestones):
             reject(Rejection.INVALID_STATE, "a chargeback is open; wait for the bank's decision")
@@ -590,25 +598,34 @@ class ContractWorkflow:
         """Support splits the escrow in dispute: ``release_cents`` to the worker (minus the
         fee), ``refund_cents`` back to the client. The contract then ends."""
         dispute = self._check_resolve(cmd)
+        self._resolving = True
+        # Split per milestone, in order: releases first, the rest is refunded.
+        plan: list[tuple[Milestone, int, int]] = []
+        to_release = cmd.release_cents
+        for m in self.state.milestones:
+            if m.status.in_escrow:
+                release_here = min(to_release, m.escrow_cents)
+                to_release -= release_here
+                plan.append((m, release_here, m.escrow_cents - release_here))
+        # Refunds happen while the contract is still frozen, so no timer can release a
+        # milestone's full amount before its refunded part is accounted for.
+        for m, release_here, refund_here in plan:
+            if refund_here:
+                await self._refund(m, refund_here, settle=release_here == 0)
+        for m, release_here, _ in plan:
+            if release_here:
+                m.status = MilestoneStatus.APPROVED
+                m.approved_at = workflow.now()
+        for m in self.state.milestones:
+            if m.status is MilestoneStatus.PENDING:
+                m.status = MilestoneStatus.CANCELLED
         dispute.resolved_at = workflow.now()
         dispute.release_cents, dispute.refund_cents = cmd.release_cents, cmd.refund_cents
         dispute.resolution_note = cmd.note
         self.state.stage = ContractStage.ACTIVE
         self.state.end_reason = "dispute resolved by support"
-        to_release = cmd.release_cents
-        for m in self.state.milestones:
-            if m.status is MilestoneStatus.PENDING:
-                m.status = MilestoneStatus.CANCELLED
-            elif m.status.in_escrow:
-                release_here = min(to_release, m.escrow_cents)
-                to_release -= release_here
-                refund_here = m.escrow_cents - release_here
-                if refund_here:
-                    await self._refund(m, refund_here, settle=release_here == 0)
-                if release_here:
-                    m.status = MilestoneStatus.APPROVED
-                    m.approved_at = workflow.now()
-        self.state.needs_support = False
+        self.state.needs_support, self.state.support_reason = False, None
+        self._resolving = False
         await self._progress()
         return self.state
 
@@ -769,6 +786,8 @@ class ContractWorkflow:
         dispute = self.state.dispute
         if dispute is None or not self.state.frozen:
             reject(Rejection.INVALID_STATE, "there is no open dispute")
+        if self._resolving:
+            reject(Rejection.INVALID_STATE, "this dispute is being resolved right now")
         if cmd.release_cents + cmd.refund_cents != dispute.escrow_cents:
             reject(
                 Rejection.INVALID,

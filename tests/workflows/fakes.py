@@ -180,6 +180,7 @@ class FakePayments:
 
 @dataclass
 class FakeStore:
+    crash_once_after: set[str] = field(default_factory=set)  # activity names
     jobs: dict[UUID, JobPostingState] = field(default_factory=dict)
     contracts: dict[UUID, ContractState] = field(default_factory=dict)
     payout_accounts: dict[UUID, PayoutAccountState] = field(default_factory=dict)
@@ -219,6 +220,9 @@ class FakeStore:
                 "escrow would go negative", type="LedgerInvariantViolated", non_retryable=True
             )
         self.ledger[tx.key] = tx
+        if "record_ledger" in self.crash_once_after:  # committed, then the worker died
+            self.crash_once_after.discard("record_ledger")
+            raise SimulatedCrash("crash after the ledger commit")
         return True
 
     def balance(self, contract_id: UUID, account: LedgerAccount) -> int:
