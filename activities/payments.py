@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
+from uuid import UUID
 
 import stripe
 from temporalio import activity
@@ -33,6 +34,7 @@ from models.payments import (
     TransferRequest,
     TransferResult,
 )
+from models.reconciliation import MovementKind, ProviderMovement, ProviderMovementsRequest
 
 T = TypeVar("T")
 
@@ -108,6 +110,16 @@ async def _provider_call(what: str) -> AsyncIterator[None]:
 async def _call(what: str, call: Awaitable[T]) -> T:
     async with _provider_call(what):
         return await call
+
+
+def _contract_of(group: str | None) -> UUID | None:
+    """Our objects carry ``transfer_group = contract-<id>`` (or a bare contract id in metadata)."""
+    if not group:
+        return None
+    try:
+        return UUID(group.removeprefix("contract-"))
+    except ValueError:
+        return None
 
 
 def _metadata(obj: stripe.StripeObject) -> dict[str, str]:
@@ -277,6 +289,95 @@ class PaymentActivities:
             url=link.url, expires_at=datetime.fromtimestamp(link.expires_at, UTC)
         )
 
+    @activity.defn(name="payments.provider_movements")
+    async def provider_movements(self, req: ProviderMovementsRequest) -> list[ProviderMovement]:
+        """Tempwork's charges, refunds, transfers and lost chargebacks at Stripe created in the
+        window, plus the objects behind ``also_ids`` wherever they fall in time."""
+        params: Any = {
+            "created": {"gte": int(req.since.timestamp()), "lte": int(req.until.timestamp())},
+            "limit": 100,
+        }
+        listed: list[tuple[MovementKind, Any]] = [
+            (MovementKind.FUNDING, self._stripe.v1.charges),
+            (MovementKind.REFUND, self._stripe.v1.refunds),
+            (MovementKind.RELEASE, self._stripe.v1.transfers),
+            (MovementKind.CHARGEBACK_LOST, self._stripe.v1.disputes),
+        ]
+        found: dict[str, ProviderMovement] = {}
+        async with _provider_call("list_movements"):
+            for kind, service in listed:
+                page = await service.list_async(params=params)
+                async for obj in page.auto_paging_iter():
+                    activity.heartbeat()
+                    movement = await self._movement(kind, obj.to_dict())
+                    if movement:
+                        found[movement.object_id] = movement
+            for object_id in req.also_ids:
+                if object_id not in found:
+                    movement = await self._retrieve(object_id)
+                    if movement:
+                        found[object_id] = movement
+        return list(found.values())
+
+    async def _retrieve(self, object_id: str) -> ProviderMovement | None:
+        services: dict[str, tuple[MovementKind, Any]] = {
+            "pi_": (MovementKind.FUNDING, self._stripe.v1.payment_intents),
+            "re_": (MovementKind.REFUND, self._stripe.v1.refunds),
+            "tr_": (MovementKind.RELEASE, self._stripe.v1.transfers),
+            "du_": (MovementKind.CHARGEBACK_LOST, self._stripe.v1.disputes),
+        }
+        kind, service = services.get(object_id[:3], (None, None))
+        if service is None or kind is None:
+            return None
+        try:
+            obj = await service.retrieve_async(object_id)
+        except stripe.InvalidRequestError as err:
+            if err.code == "resource_missing":
+                return None
+            raise
+        return await self._movement(kind, obj.to_dict())
+
+    async def _movement(self, kind: MovementKind, obj: dict[str, Any]) -> ProviderMovement | None:
+        """Normalises a Stripe object; None for what is not a settled Tempwork movement."""
+        created = datetime.fromtimestamp(obj["created"], UTC)
+        if obj.get("object") == "payment_intent":
+            if obj.get("status") != "succeeded":
+                return None
+            group, amount, object_id = (
+                obj.get("transfer_group"),
+                obj.get("amount_received") or obj["amount"],
+                obj["id"],
+            )
+        elif obj.get("object") == "charge":
+            if obj.get("status") != "succeeded" or not obj.get("payment_intent"):
+                return None
+            group, amount, object_id = (
+                obj.get("transfer_group"),
+                obj["amount"],
+                obj["payment_intent"],
+            )
+        elif obj.get("object") == "dispute":
+            if obj.get("status") != "lost":
+                return None
+            intent = await self._stripe.v1.payment_intents.retrieve_async(obj["payment_intent"])
+            group, amount, object_id = intent.transfer_group, obj["amount"], obj["id"]
+        else:  # refund, transfer
+            if obj.get("status") not in (None, "succeeded"):
+                return None
+            group = obj.get("transfer_group") or (obj.get("metadata") or {}).get("contract_id")
+            amount, object_id = obj["amount"], obj["id"]
+        contract = _contract_of(group)
+        if contract is None:
+            return None  # not ours (another integration on the same Stripe account)
+        return ProviderMovement(
+            object_id=object_id,
+            kind=kind,
+            amount_cents=amount,
+            currency=obj["currency"],
+            contract_id=contract,
+            created=created,
+        )
+
     def all(self) -> list[Any]:
         return [
             self.create_escrow_intent,
@@ -286,4 +387,5 @@ class PaymentActivities:
             self.refund_escrow,
             self.create_connected_account,
             self.create_onboarding_link,
+            self.provider_movements,
         ]

@@ -19,8 +19,14 @@ from temporalio.exceptions import ApplicationError
 
 from models.contracts import ContractState
 from models.jobs import JobPostingState
-from models.ledger import LedgerTransaction
+from models.ledger import LedgerAccount, LedgerTransaction
 from models.payouts import PayoutAccountState, PayoutAccountStatus
+from models.reconciliation import (
+    LedgerMovement,
+    LedgerMovementsRequest,
+    MovementKind,
+    ReconciliationReport,
+)
 from models.store import (
     NotificationRequest,
     PayoutDestination,
@@ -37,10 +43,20 @@ from models.tables import (
     NOTIFICATIONS,
     PAYOUT_ACCOUNTS,
     PAYOUT_WAITERS,
+    RECONCILIATION_REPORTS,
     REVIEWS,
 )
 
 CHECK_VIOLATION = "23514"  # SQLSTATE raised by the ledger's invariant trigger
+
+
+# Which posting of a transaction is the money that crossed the provider boundary.
+_PROVIDER_SIDE = {
+    MovementKind.FUNDING: LedgerAccount.ESCROW,
+    MovementKind.RELEASE: LedgerAccount.WORKER_PAYOUTS,
+    MovementKind.REFUND: LedgerAccount.CLIENT_REFUNDS,
+    MovementKind.CHARGEBACK_LOST: LedgerAccount.CHARGEBACK_LOSSES,
+}
 
 
 def _upsert_newer(table: sa.Table, values: dict[str, Any], key: str) -> Any:
@@ -248,6 +264,80 @@ class StoreActivities:
             )
             return list(rows.scalars())
 
+    @activity.defn(name="store.ledger_movements")
+    async def ledger_movements(self, req: LedgerMovementsRequest) -> list[LedgerMovement]:
+        """Ledger transactions made in the window, or pointing at one of ``provider_ids``,
+        each with the amount that went to / came from the provider."""
+        tx, entry = LEDGER_TRANSACTIONS, LEDGER_ENTRIES
+        provider_side = sa.case(
+            *(
+                (tx.c.kind == kind.value, entry.c.account == account.value)
+                for kind, account in _PROVIDER_SIDE.items()
+            ),
+            else_=sa.false(),
+        )
+        conditions = []
+        if req.since and req.until:
+            conditions.append(tx.c.created_at.between(req.since, req.until))
+        if req.provider_ids:
+            conditions.append(tx.c.provider_object_id.in_(req.provider_ids))
+        if not conditions:
+            return []
+        query = (
+            sa.select(
+                tx.c.key,
+                tx.c.contract_id,
+                tx.c.kind,
+                tx.c.provider_object_id,
+                tx.c.currency,
+                sa.func.abs(sa.func.sum(entry.c.amount_cents)).label("amount"),
+            )
+            .join(entry, entry.c.transaction_id == tx.c.id)
+            .where(sa.or_(*conditions), provider_side)
+            .group_by(tx.c.id)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings()
+            return [
+                LedgerMovement(
+                    key=r["key"],
+                    contract_id=r["contract_id"],
+                    kind=MovementKind(r["kind"]),
+                    provider_object_id=r["provider_object_id"],
+                    amount_cents=int(r["amount"]),
+                    currency=r["currency"],
+                )
+                for r in rows
+            ]
+
+    @activity.defn(name="store.save_reconciliation")
+    async def save_reconciliation(self, report: ReconciliationReport) -> None:
+        values = {
+            "run_id": report.run_id,
+            "since": report.since,
+            "until": report.until,
+            "checked": report.checked,
+            "mismatch_count": len(report.mismatches),
+            "mismatches": [m.model_dump(mode="json") for m in report.mismatches],
+        }
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(RECONCILIATION_REPORTS)
+                .values(**values)
+                .on_conflict_do_update(
+                    index_elements=["run_id"],
+                    set_={k: v for k, v in values.items() if k != "run_id"},
+                )
+            )
+            # Flag in the projection too: a finished contract workflow cannot be signalled.
+            flagged = report.contracts_to_flag
+            if flagged:
+                await conn.execute(
+                    sa.update(CONTRACTS)
+                    .where(CONTRACTS.c.id.in_(flagged))
+                    .values(needs_support=True)
+                )
+
     def all(self) -> list[Any]:
         return [
             self.project_job,
@@ -259,4 +349,6 @@ class StoreActivities:
             self.notify,
             self.payout_destination,
             self.waiting_contracts,
+            self.ledger_movements,
+            self.save_reconciliation,
         ]

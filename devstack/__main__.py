@@ -57,6 +57,7 @@ def main() -> int:
     started = time.monotonic()
     try:
         stack.start()
+        stack.create_schedules()
         print(
             f"""
 Tempwork is running ({time.monotonic() - started:.1f}s to start). Ctrl-C stops everything.

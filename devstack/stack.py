@@ -147,6 +147,19 @@ class Stack:
             )
         )
 
+    def create_schedules(self) -> None:
+        """The daily reconciliation schedule, via the same command ops runs in production."""
+        done = subprocess.run(
+            [sys.executable, "-m", "ops", "schedule-reconciliation"],
+            cwd=ROOT,
+            env={**os.environ, **self.env()},
+            check=False,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"creating schedules failed:\n{done.stderr[-3000:]}")
+
     def migrate(self) -> None:
         done = subprocess.run(
             [sys.executable, "-m", "alembic", "upgrade", "head"],

@@ -192,6 +192,18 @@ class Notification(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False, server_default=sa.func.now())
 
 
+class ReconciliationReportRow(SQLModel, table=True):
+    __tablename__ = "reconciliation_reports"
+
+    run_id: str = Field(primary_key=True)
+    since: datetime = _ts(nullable=False)
+    until: datetime = _ts(nullable=False)
+    checked: dict[str, int] = Field(sa_column=sa.Column(pg.JSONB, nullable=False))
+    mismatch_count: int
+    mismatches: list[dict[str, Any]] = Field(sa_column=sa.Column(pg.JSONB, nullable=False))
+    created_at: datetime = _ts(nullable=False, server_default=sa.func.now())
+
+
 def table(model: type[SQLModel]) -> sa.Table:
     """The Core table behind a model, typed for SQLAlchemy expressions (SQLModel sets it)."""
     return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]
@@ -209,3 +221,4 @@ LEDGER_ENTRIES = table(LedgerEntryRow)
 IDEMPOTENCY_KEYS = table(IdempotencyRecord)
 WEBHOOK_EVENTS = table(WebhookEvent)
 NOTIFICATIONS = table(Notification)
+RECONCILIATION_REPORTS = table(ReconciliationReportRow)

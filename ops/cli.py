@@ -3,6 +3,8 @@
     ops create-user --email support@example.com --role support   (asks for the password)
     ops migrate                                                   (Alembic upgrade head)
     ops register-search-attributes                                (idempotent)
+    ops reconcile [--hours 48]                                    (ledger vs Stripe, now)
+    ops schedule-reconciliation                                   (the daily Temporal Schedule)
 
 Settings come from the same TEMPWORK_* environment as the services (and .data/dev.env).
 """
@@ -64,6 +66,45 @@ async def register_search_attributes(args: argparse.Namespace) -> int:
     return 0
 
 
+async def reconcile(args: argparse.Namespace) -> int:
+    """Runs a reconciliation now and prints its report; exit code 1 if anything disagrees."""
+    from datetime import UTC, datetime, timedelta
+
+    from core.temporal import connect
+    from models.reconciliation import ReconciliationInput, ReconciliationReport
+    from workflows.reconciliation import ReconciliationWorkflow
+
+    settings = get_settings()
+    client = await connect(settings)
+    now = datetime.now(UTC)
+    report: ReconciliationReport = await client.execute_workflow(
+        ReconciliationWorkflow.run,
+        ReconciliationInput(lookback=timedelta(hours=args.hours), until=now),
+        id=f"reconciliation-manual-{now:%Y%m%dT%H%M%S}",
+        task_queue=settings.temporal_task_queue,
+        static_summary=f"Manual reconciliation of the last {args.hours} h",
+    )
+    print(
+        f"checked {report.checked} from {report.since:%Y-%m-%d %H:%M} to {report.until:%Y-%m-%d %H:%M} UTC"
+    )
+    for m in report.mismatches:
+        print(f"MISMATCH {m.kind} contract={m.contract_id} {m.detail}")
+    print(f"{len(report.mismatches)} mismatch(es)")
+    return 1 if report.mismatches else 0
+
+
+async def schedule_reconciliation(args: argparse.Namespace) -> int:
+    from core.schedules import ensure_reconciliation_schedule
+    from core.temporal import connect
+
+    settings = get_settings()
+    created = await ensure_reconciliation_schedule(await connect(settings), settings)
+    print(
+        f"{'created' if created else 'updated'} schedule reconciliation-daily ({settings.reconciliation_cron} UTC)"
+    )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ops", description="Tempwork operations")
     sub = p.add_subparsers(dest="command", required=True)
@@ -76,6 +117,12 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "register-search-attributes", help="register custom search attributes"
     ).set_defaults(run=register_search_attributes)
+    r = sub.add_parser("reconcile", help="compare the ledger with Stripe now; exit 1 on mismatches")
+    r.add_argument("--hours", type=int, default=48, help="look back this many hours (default 48)")
+    r.set_defaults(run=reconcile)
+    sub.add_parser(
+        "schedule-reconciliation", help="create/update the daily reconciliation schedule"
+    ).set_defaults(run=schedule_reconciliation)
     return p
 
 

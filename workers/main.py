@@ -27,8 +27,14 @@ from core.temporal import connect
 from workflows.contract import ContractWorkflow
 from workflows.job_posting import JobPostingWorkflow
 from workflows.payout_account import PayoutAccountWorkflow
+from workflows.reconciliation import ReconciliationWorkflow
 
-WORKFLOWS: Sequence[type] = (JobPostingWorkflow, ContractWorkflow, PayoutAccountWorkflow)
+WORKFLOWS: Sequence[type] = (
+    JobPostingWorkflow,
+    ContractWorkflow,
+    PayoutAccountWorkflow,
+    ReconciliationWorkflow,
+)
 
 log = logging.getLogger("tempwork.worker")
 

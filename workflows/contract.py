@@ -701,6 +701,11 @@ class ContractWorkflow:
         if funding is not None and m.status is MilestoneStatus.PENDING:
             await self._mark_funded(m, funding)
 
+    @workflow.signal(name="reconciliation_mismatch")
+    async def reconciliation_mismatch(self, reasons: str) -> None:
+        """The daily reconciliation found the ledger and Stripe disagreeing on this contract."""
+        await self._needs_support(f"reconciliation: {reasons}")
+
     @workflow.signal(name="chargeback_opened")
     async def chargeback_opened(self, signal: ChargebackOpened) -> None:
         m = self.state.milestone_for_charge(signal.charge_id)
