@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "tempwork"
+    # Temporal Cloud / a TLS-protected cluster: TEMPWORK_TEMPORAL_TLS=true and an API key.
+    temporal_tls: bool = False
+    temporal_api_key: SecretStr | None = None
     temporal_ui_url: str = "http://127.0.0.1:8233"
     api_public_url: str = "http://127.0.0.1:8000"
 

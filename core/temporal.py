@@ -17,10 +17,13 @@ from models import search_attributes
 
 
 async def connect(settings: Settings) -> Client:
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        tls=settings.temporal_tls or api_key is not None,
+        api_key=api_key,
     )
 
 
