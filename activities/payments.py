@@ -112,6 +112,15 @@ async def _call(what: str, call: Awaitable[T]) -> T:
         return await call
 
 
+def _step_metadata(req: TransferRequest | RefundRequest) -> dict[str, str]:
+    """Stamped on every money object: reconciliation and the >24 h duplicate check read it."""
+    return {
+        "contract_id": str(req.contract_id),
+        "milestone": str(req.milestone),
+        "step": req.idempotency_key,
+    }
+
+
 def _contract_of(group: str | None) -> UUID | None:
     """Our objects carry ``transfer_group = contract-<id>`` (or a bare contract id in metadata)."""
     if not group:
@@ -219,11 +228,7 @@ class PaymentActivities:
                     "destination": req.destination_account,
                     "source_transaction": req.source_charge_id,
                     "transfer_group": req.transfer_group,
-                    "metadata": {
-                        "contract_id": str(req.contract_id),
-                        "milestone": str(req.milestone),
-                        "step": req.idempotency_key,
-                    },
+                    "metadata": _step_metadata(req),
                 },
                 options={"idempotency_key": req.idempotency_key},
             ),
@@ -238,11 +243,7 @@ class PaymentActivities:
                 params={
                     "payment_intent": req.payment_intent_id,
                     "amount": req.amount_cents,
-                    "metadata": {
-                        "contract_id": str(req.contract_id),
-                        "milestone": str(req.milestone),
-                        "step": req.idempotency_key,
-                    },
+                    "metadata": _step_metadata(req),
                 },
                 options={"idempotency_key": req.idempotency_key},
             ),

@@ -18,9 +18,10 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.workflow import ParentClosePolicy
 
 from workflows.common import reject, remaining, store
-from workflows.contract import ContractWorkflow
 
 with workflow.unsafe.imports_passed_through():
+    # Only the Contract's definition is used here (to start it as a child), so it is shared
+    # rather than re-imported into every job's sandbox.
     from activities.store import StoreActivities
     from models import search_attributes as sa
     from models.common import Actor, Role
@@ -40,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         JobStatus,
     )
     from models.money import format_cents
+    from workflows.contract import ContractWorkflow
 
 
 def job_workflow_id(job_id: object) -> str:
