@@ -130,7 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     run: Callable[[argparse.Namespace], int | Coroutine[Any, Any, int]] = args.run
     result = run(args)
-    return asyncio.run(result) if asyncio.iscoroutine(result) else int(result)
+    code = asyncio.run(result) if asyncio.iscoroutine(result) else int(result)
+    # The Temporal client's native threads can abort the interpreter while it finalizes
+    # (temporalio/sdk-python#300: "PyGILState_Release … finalizing", exit code 134 in about
+    # one run in six here). The command's work is done: flush and leave without finalizing.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
