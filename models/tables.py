@@ -20,14 +20,19 @@ def _ts(**kw: Any) -> Any:
     return Field(sa_column=sa.Column(sa.DateTime(timezone=True), **kw))
 
 
+def _text() -> Any:
+    """Unbounded text (free text and hashes), not VARCHAR."""
+    return Field(sa_column=sa.Column(sa.Text, nullable=False))
+
+
 class User(SQLModel, table=True):
     __tablename__ = "users"
 
     id: UUID = Field(primary_key=True)
-    email: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    password_hash: str
-    display_name: str
-    role: str
+    email: str = _text()
+    password_hash: str = _text()
+    display_name: str = _text()
+    role: str = _text()
     verification_level: int = 0
     created_at: datetime = _ts(nullable=False, server_default=sa.func.now())
 
@@ -37,8 +42,8 @@ class Job(SQLModel, table=True):
 
     id: UUID = Field(primary_key=True)
     client_id: UUID = Field(foreign_key="users.id")
-    title: str
-    description: str
+    title: str = _text()
+    description: str = _text()
     skills: list[str] = Field(sa_column=sa.Column(pg.ARRAY(sa.Text), nullable=False))
     budget_cents: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
     currency: str
@@ -71,7 +76,7 @@ class JobApplication(SQLModel, table=True):
     id: UUID = Field(primary_key=True)
     job_id: UUID = Field(foreign_key="jobs.id")
     worker_id: UUID = Field(foreign_key="users.id")
-    cover_letter: str
+    cover_letter: str = _text()
     status: str
     contract_id: UUID | None = None
     applied_at: datetime = _ts(nullable=False)
