@@ -27,13 +27,13 @@ from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from workflows import contract_rules as rules
 from workflows.common import (
     FUNDING_TIMEOUT,
     MONEY_CALL_TIMEOUT,
     MONEY_STEP_DEADLINE,
     PAYMENT_RETRY,
     notify,
-    reject,
     remaining,
     store,
 )
@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from activities.store import StoreActivities
     from models import search_attributes as sa
-    from models.common import Actor, Role
+    from models.common import Role
     from models.contracts import (
         CancelContract,
         Chargeback,
@@ -383,7 +383,7 @@ class ContractWorkflow:
 
     @workflow.update(name="accept")
     async def accept(self, cmd: ContractCommand) -> ContractState:
-        self._check_offer_answer(cmd)
+        rules.check_offer_answer(self.state, cmd.actor)
         now = workflow.now()
         self.state.stage = ContractStage.ACTIVE
         self.state.accepted_at = now
@@ -399,11 +399,11 @@ class ContractWorkflow:
 
     @accept.validator
     def _check_accept(self, cmd: ContractCommand) -> None:
-        self._check_offer_answer(cmd)
+        rules.check_offer_answer(self.state, cmd.actor)
 
     @workflow.update(name="decline")
     async def decline(self, cmd: DeclineOffer) -> ContractState:
-        self._check_offer_answer(cmd)
+        rules.check_offer_answer(self.state, cmd.actor)
         for m in self.state.milestones:
             m.status = MilestoneStatus.CANCELLED
         await self._end(ContractStage.DECLINED, cmd.reason or "declined by the worker")
@@ -417,12 +417,12 @@ class ContractWorkflow:
 
     @decline.validator
     def _check_decline(self, cmd: DeclineOffer) -> None:
-        self._check_offer_answer(cmd)
+        rules.check_offer_answer(self.state, cmd.actor)
 
     @workflow.update(name="fund")
     async def fund(self, cmd: FundMilestone) -> ContractState:
         """Charges the client's card into escrow; answers only when the charge is settled."""
-        m = self._check_fund(cmd)
+        m = rules.check_milestone(self.state, cmd, Role.CLIENT, (MilestoneStatus.PENDING,), "fund")
         m.status = MilestoneStatus.FUNDING
         m.fund_attempts += 1
         m.last_payment_error = None
@@ -460,11 +460,13 @@ class ContractWorkflow:
 
     @fund.validator
     def _check_fund_cmd(self, cmd: FundMilestone) -> None:
-        self._check_fund(cmd)
+        rules.check_milestone(self.state, cmd, Role.CLIENT, (MilestoneStatus.PENDING,), "fund")
 
     @workflow.update(name="submit")
     async def submit(self, cmd: SubmitMilestone) -> ContractState:
-        m = self._check_milestone(cmd, Role.WORKER, _ESCROWED_BEFORE_DELIVERY, "submit work for")
+        m = rules.check_milestone(
+            self.state, cmd, Role.WORKER, _ESCROWED_BEFORE_DELIVERY, "submit work for"
+        )
         now = workflow.now()
         m.status = MilestoneStatus.SUBMITTED
         m.submitted_at = now
@@ -484,11 +486,15 @@ class ContractWorkflow:
 
     @submit.validator
     def _check_submit(self, cmd: SubmitMilestone) -> None:
-        self._check_milestone(cmd, Role.WORKER, _ESCROWED_BEFORE_DELIVERY, "submit work for")
+        rules.check_milestone(
+            self.state, cmd, Role.WORKER, _ESCROWED_BEFORE_DELIVERY, "submit work for"
+        )
 
     @workflow.update(name="approve")
     async def approve(self, cmd: MilestoneCommand) -> ContractState:
-        m = self._check_milestone(cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "approve")
+        m = rules.check_milestone(
+            self.state, cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "approve"
+        )
         m.status = MilestoneStatus.APPROVED
         m.approved_at = workflow.now()
         await self._progress()
@@ -496,12 +502,12 @@ class ContractWorkflow:
 
     @approve.validator
     def _check_approve(self, cmd: MilestoneCommand) -> None:
-        self._check_milestone(cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "approve")
+        rules.check_milestone(self.state, cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "approve")
 
     @workflow.update(name="request_changes")
     async def request_changes(self, cmd: RequestChanges) -> ContractState:
-        m = self._check_milestone(
-            cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "request changes on"
+        m = rules.check_milestone(
+            self.state, cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "request changes on"
         )
         m.status = MilestoneStatus.CHANGES_REQUESTED
         m.changes_requested_reason = cmd.reason
@@ -517,13 +523,15 @@ class ContractWorkflow:
 
     @request_changes.validator
     def _check_request_changes(self, cmd: RequestChanges) -> None:
-        self._check_milestone(cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "request changes on")
+        rules.check_milestone(
+            self.state, cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "request changes on"
+        )
 
     @workflow.update(name="cancel")
     async def cancel(self, cmd: CancelContract) -> ContractState:
         """Before funding nothing moves; after, unreleased escrow goes back to the client.
         Approved milestones are owed to the worker and are still paid out."""
-        self._check_cancel(cmd)
+        rules.check_cancel(self.state, cmd.actor, self._releasing)
         who = self.state.party_role(cmd.actor.user_id) or cmd.actor.role
         self.state.stage = ContractStage.CANCELLED
         self.state.end_reason = cmd.reason or f"cancelled by the {who}"
@@ -539,27 +547,11 @@ class ContractWorkflow:
 
     @cancel.validator
     def _check_cancel(self, cmd: CancelContract) -> None:
-        role = self._require_party(cmd.actor)
-        if self.state.stage is not ContractStage.ACTIVE:
-            reject(
-                Rejection.INVALID_STATE,
-                f"a contract that is {self.state.stage} cannot be cancelled",
-            )
-        if any(m.status is MilestoneStatus.FUNDING for m in self.state.milestones):
-            reject(Rejection.INVALID_STATE, "a payment is in progress; try again in a moment")
-        if any(m.chargeback_open for m in self.state.milestones):
-            reject(Rejection.INVALID_STATE, "a chargeback is open; wait for the bank's decision")
-        if role is Role.CLIENT and any(
-            m.status is MilestoneStatus.SUBMITTED for m in self.state.milestones
-        ):
-            reject(
-                Rejection.INVALID_STATE,
-                "work was submitted: approve it, request changes or open a dispute",
-            )
+        rules.check_cancel(self.state, cmd.actor, self._releasing)
 
     @workflow.update(name="dispute")
     async def dispute(self, cmd: OpenDispute) -> ContractState:
-        self._check_dispute(cmd)
+        rules.check_dispute(self.state, cmd.actor, self._releasing)
         self.state.dispute = Dispute(
             opened_by=cmd.actor,
             reason=cmd.reason,
@@ -579,25 +571,13 @@ class ContractWorkflow:
 
     @dispute.validator
     def _check_dispute(self, cmd: OpenDispute) -> None:
-        self._require_party(cmd.actor)
-        if self.state.stage is not ContractStage.ACTIVE:
-            reject(
-                Rejection.INVALID_STATE, f"a contract that is {self.state.stage} cannot be disputed"
-            )
-        if self._releasing or any(
-            m.status is MilestoneStatus.FUNDING for m in self.state.milestones
-        ):
-            reject(Rejection.INVALID_STATE, "a payment is in progress; try again in a moment")
-        if any(m.chargeback_open for m in self.state.milestones):
-            reject(Rejection.INVALID_STATE, "a chargeback is open; wait for the bank's decision")
-        if self.state.escrow_cents == 0:
-            reject(Rejection.INVALID_STATE, "there is no money in escrow to dispute")
+        rules.check_dispute(self.state, cmd.actor, self._releasing)
 
     @workflow.update(name="resolve_dispute")
     async def resolve_dispute(self, cmd: ResolveDispute) -> ContractState:
         """Support splits the escrow in dispute: ``release_cents`` to the worker (minus the
         fee), ``refund_cents`` back to the client. The contract then ends."""
-        dispute = self._check_resolve(cmd)
+        dispute = rules.check_resolve(self.state, cmd, self._resolving)
         self._resolving = True
         # Split per milestone, in order: releases first, the rest is refunded.
         plan: list[tuple[Milestone, int, int]] = []
@@ -631,11 +611,11 @@ class ContractWorkflow:
 
     @resolve_dispute.validator
     def _check_resolve_cmd(self, cmd: ResolveDispute) -> None:
-        self._check_resolve(cmd)
+        rules.check_resolve(self.state, cmd, self._resolving)
 
     @workflow.update(name="review")
     async def review(self, cmd: SubmitReview) -> ContractState:
-        role = self._check_review(cmd)
+        role = rules.check_review(self.state, cmd.actor)
         review = Review(
             author_id=cmd.actor.user_id,
             author_role=role,
@@ -656,19 +636,19 @@ class ContractWorkflow:
 
     @review.validator
     def _check_review_cmd(self, cmd: SubmitReview) -> None:
-        self._check_review(cmd)
+        rules.check_review(self.state, cmd.actor)
 
     @workflow.update(name="resume_after_support")
     async def resume_after_support(self, cmd: ContractCommand) -> ContractState:
         """Support clears the flag after fixing what blocked a money step; it is retried."""
-        self._check_support(cmd)
+        rules.check_support(cmd.actor)
         self.state.needs_support = False
         await self._progress()
         return self.state
 
     @resume_after_support.validator
     def _check_resume(self, cmd: ContractCommand) -> None:
-        self._check_support(cmd)
+        rules.check_support(cmd.actor)
 
     @workflow.query(name="state")
     def query_state(self) -> ContractState:
@@ -746,72 +726,6 @@ class ContractWorkflow:
         if not any(x.chargeback_open for x in self.state.milestones) and not self.state.frozen:
             self.state.needs_support = False
         await self._progress()
-
-    # =========================================================================================
-    # Validation helpers (pure: no side effects, no awaits)
-    # =========================================================================================
-
-    def _require_party(self, actor: Actor) -> Role:
-        role = self.state.party_role(actor.user_id)
-        if role is None:
-            reject(Rejection.FORBIDDEN, "you are not a party to this contract")
-        return role
-
-    def _check_offer_answer(self, cmd: ContractCommand) -> None:
-        if self._require_party(cmd.actor) is not Role.WORKER:
-            reject(Rejection.FORBIDDEN, "only the hired worker can answer the offer")
-        if self.state.stage is not ContractStage.OFFERED:
-            reject(
-                Rejection.INVALID_STATE,
-                f"the offer is no longer open (contract is {self.state.stage})",
-            )
-
-    def _check_fund(self, cmd: FundMilestone) -> Milestone:
-        m = self._check_milestone(cmd, Role.CLIENT, (MilestoneStatus.PENDING,), "fund")
-        return m
-
-    def _check_milestone(
-        self, cmd: MilestoneCommand, role: Role, allowed: tuple[MilestoneStatus, ...], verb: str
-    ) -> Milestone:
-        if self._require_party(cmd.actor) is not role:
-            reject(Rejection.FORBIDDEN, f"only the {role} can {verb} a milestone")
-        if self.state.stage is not ContractStage.ACTIVE:
-            reject(Rejection.INVALID_STATE, f"the contract is {self.state.stage}")
-        m = self.state.milestone(cmd.milestone)
-        if m is None:
-            reject(Rejection.NOT_FOUND, f"milestone {cmd.milestone} does not exist")
-        if m.status not in allowed:
-            reject(Rejection.INVALID_STATE, f"cannot {verb} milestone {m.number}: it is {m.status}")
-        if m.chargeback_open:
-            reject(Rejection.INVALID_STATE, f"milestone {m.number} has an open chargeback")
-        return m
-
-    def _check_resolve(self, cmd: ResolveDispute) -> Dispute:
-        self._check_support(cmd)
-        dispute = self.state.dispute
-        if dispute is None or not self.state.frozen:
-            reject(Rejection.INVALID_STATE, "there is no open dispute")
-        if self._resolving:
-            reject(Rejection.INVALID_STATE, "this dispute is being resolved right now")
-        if cmd.release_cents + cmd.refund_cents != dispute.escrow_cents:
-            reject(
-                Rejection.INVALID,
-                f"release + refund must equal the escrow in dispute ({dispute.escrow_cents} cents), "
-                f"got {cmd.release_cents} + {cmd.refund_cents}",
-            )
-        return dispute
-
-    def _check_review(self, cmd: SubmitReview) -> Role:
-        role = self._require_party(cmd.actor)
-        if self.state.stage is not ContractStage.COMPLETED or self.state.reviews_revealed:
-            reject(Rejection.INVALID_STATE, "reviews are only open for a while after completion")
-        if role.value in self.state.reviews:
-            reject(Rejection.INVALID_STATE, "you have already reviewed this contract")
-        return role
-
-    def _check_support(self, cmd: ContractCommand) -> None:
-        if not cmd.actor.role.is_staff:
-            reject(Rejection.FORBIDDEN, "only support staff can do this")
 
     # =========================================================================================
     # Effects
@@ -932,7 +846,7 @@ class ContractWorkflow:
                 sa.NEEDS_SUPPORT.value_set(self.state.needs_support),
             ]
         )
-        workflow.set_current_details(_describe(self.state))
+        workflow.set_current_details(rules.describe(self.state))
         await store(StoreActivities.project_contract, self.state)
 
     def _result(self) -> ContractResult:
@@ -986,41 +900,3 @@ def _funding_rejection(err: ActivityError) -> ApplicationError:
         type=Rejection.PROVIDER_UNAVAILABLE.value,
         non_retryable=True,
     )
-
-
-def _describe(s: ContractState) -> str:
-    """Plain-words summary for support in the Temporal UI: what is happening, what is next."""
-    money = format_cents(s.total_cents, s.currency)
-    lines = [
-        f"**{s.stage.value.capitalize()}** — “{s.job_title}”, {len(s.milestones)} milestone(s), {money}."
-    ]
-    if s.stage is ContractStage.OFFERED:
-        lines.append(
-            f"Next: the worker accepts or declines by {s.offer_expires_at:%Y-%m-%d %H:%M} UTC."
-        )
-    for m in s.milestones:
-        line = f"- M{m.number} {m.title}: **{m.status.value}** ({format_cents(m.amount_cents, s.currency)})"
-        if m.status is MilestoneStatus.SUBMITTED and m.auto_release_at:
-            line += f", auto-release {m.auto_release_at:%Y-%m-%d %H:%M} UTC"
-        if m.chargeback_open:
-            line += ", chargeback open"
-        lines.append(line)
-    if s.stage is ContractStage.ACTIVE and not s.any_funded and s.funding_deadline_at:
-        lines.append(
-            f"Next: the client funds a milestone by {s.funding_deadline_at:%Y-%m-%d %H:%M} UTC."
-        )
-    if s.waiting_for_payout_account_since:
-        lines.append(
-            f"Waiting for the worker's payout account since {s.waiting_for_payout_account_since:%Y-%m-%d}."
-        )
-    if s.frozen and s.dispute:
-        lines.append(f"Dispute open since {s.dispute.opened_at:%Y-%m-%d}: support must resolve it.")
-    if s.needs_support and s.support_reason:
-        lines.append(f"Needs support: {s.support_reason}")
-    if s.stage is ContractStage.COMPLETED and not s.reviews_revealed and s.reviews_close_at:
-        lines.append(
-            f"Blind reviews: {len(s.reviews)}/2 in, window closes {s.reviews_close_at:%Y-%m-%d %H:%M} UTC."
-        )
-    if s.end_reason:
-        lines.append(f"Ended: {s.end_reason}.")
-    return "\n".join(lines)

@@ -169,6 +169,12 @@ class JobPostingWorkflow:
             parent_close_policy=ParentClosePolicy.ABANDON,
             static_summary=f"Contract for “{self.state.title}”: "
             f"{len(cmd.milestones)} milestone(s), {format_cents(total, self.state.currency)}",
+            static_details=f"Client `{self.state.client_id}`, worker `{application.worker_id}`, "
+            f"job `{self.state.job_id}`. Milestones: "
+            + "; ".join(
+                f"{m.title} ({format_cents(m.amount_cents, self.state.currency)})"
+                for m in cmd.milestones
+            ),
             search_attributes=ContractWorkflow.initial_search_attributes(contract_input),
         )
         if self.state.hired_count >= self.state.positions:

@@ -1,0 +1,158 @@
+"""Who may do what to a contract, and when: pure checks used by the Contract workflow's update
+validators *and* again by its handlers (several updates can be validated before any handler
+runs). A failed check rejects the command with a kind the API maps to 403/404/409/422.
+Also the plain-words summary support reads in the Temporal UI.
+
+Deterministic, no I/O: imported inside the workflow sandbox.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+from workflows.common import reject
+
+with workflow.unsafe.imports_passed_through():
+    from models.common import Actor, Role
+    from models.contracts import (
+        ContractStage,
+        ContractState,
+        Dispute,
+        Milestone,
+        MilestoneCommand,
+        MilestoneStatus,
+        ResolveDispute,
+    )
+    from models.errors import Rejection
+    from models.money import format_cents
+
+
+def require_party(s: ContractState, actor: Actor) -> Role:
+    role = s.party_role(actor.user_id)
+    if role is None:
+        reject(Rejection.FORBIDDEN, "you are not a party to this contract")
+    return role
+
+
+def check_support(actor: Actor) -> None:
+    if not actor.role.is_staff:
+        reject(Rejection.FORBIDDEN, "only support staff can do this")
+
+
+def check_offer_answer(s: ContractState, actor: Actor) -> None:
+    if require_party(s, actor) is not Role.WORKER:
+        reject(Rejection.FORBIDDEN, "only the hired worker can answer the offer")
+    if s.stage is not ContractStage.OFFERED:
+        reject(Rejection.INVALID_STATE, f"the offer is no longer open (contract is {s.stage})")
+
+
+def check_milestone(
+    s: ContractState,
+    cmd: MilestoneCommand,
+    role: Role,
+    allowed: tuple[MilestoneStatus, ...],
+    verb: str,
+) -> Milestone:
+    if require_party(s, cmd.actor) is not role:
+        reject(Rejection.FORBIDDEN, f"only the {role} can {verb} a milestone")
+    if s.stage is not ContractStage.ACTIVE:
+        reject(Rejection.INVALID_STATE, f"the contract is {s.stage}")
+    m = s.milestone(cmd.milestone)
+    if m is None:
+        reject(Rejection.NOT_FOUND, f"milestone {cmd.milestone} does not exist")
+    if m.status not in allowed:
+        reject(Rejection.INVALID_STATE, f"cannot {verb} milestone {m.number}: it is {m.status}")
+    if m.chargeback_open:
+        reject(Rejection.INVALID_STATE, f"milestone {m.number} has an open chargeback")
+    return m
+
+
+def _check_money_at_rest(s: ContractState, releasing: set[int], verb: str) -> None:
+    """Cancelling or disputing splits the escrow: not while money is moving or the bank
+    is deciding a chargeback, or the split would be computed on a stale amount."""
+    if s.stage is not ContractStage.ACTIVE:
+        reject(Rejection.INVALID_STATE, f"a contract that is {s.stage} cannot be {verb}")
+    if releasing or any(m.status is MilestoneStatus.FUNDING for m in s.milestones):
+        reject(Rejection.INVALID_STATE, "a payment is in progress; try again in a moment")
+    if any(m.chargeback_open for m in s.milestones):
+        reject(Rejection.INVALID_STATE, "a chargeback is open; wait for the bank's decision")
+
+
+def check_cancel(s: ContractState, actor: Actor, releasing: set[int]) -> None:
+    role = require_party(s, actor)
+    _check_money_at_rest(s, releasing, "cancelled")
+    if role is Role.CLIENT and any(m.status is MilestoneStatus.SUBMITTED for m in s.milestones):
+        reject(
+            Rejection.INVALID_STATE,
+            "work was submitted: approve it, request changes or open a dispute",
+        )
+
+
+def check_dispute(s: ContractState, actor: Actor, releasing: set[int]) -> None:
+    require_party(s, actor)
+    _check_money_at_rest(s, releasing, "disputed")
+    if s.escrow_cents == 0:
+        reject(Rejection.INVALID_STATE, "there is no money in escrow to dispute")
+
+
+def check_resolve(s: ContractState, cmd: ResolveDispute, resolving: bool) -> Dispute:
+    check_support(cmd.actor)
+    dispute = s.dispute
+    if dispute is None or not s.frozen:
+        reject(Rejection.INVALID_STATE, "there is no open dispute")
+    if resolving:
+        reject(Rejection.INVALID_STATE, "this dispute is being resolved right now")
+    if cmd.release_cents + cmd.refund_cents != dispute.escrow_cents:
+        reject(
+            Rejection.INVALID,
+            f"release + refund must equal the escrow in dispute ({dispute.escrow_cents} cents), "
+            f"got {cmd.release_cents} + {cmd.refund_cents}",
+        )
+    return dispute
+
+
+def check_review(s: ContractState, actor: Actor) -> Role:
+    role = require_party(s, actor)
+    if s.stage is not ContractStage.COMPLETED or s.reviews_revealed:
+        reject(Rejection.INVALID_STATE, "reviews are only open for a while after completion")
+    if role.value in s.reviews:
+        reject(Rejection.INVALID_STATE, "you have already reviewed this contract")
+    return role
+
+
+def describe(s: ContractState) -> str:
+    """Plain-words summary for support in the Temporal UI: what is happening, what is next."""
+    money = format_cents(s.total_cents, s.currency)
+    lines = [
+        f"**{s.stage.value.capitalize()}** — “{s.job_title}”, {len(s.milestones)} milestone(s), {money}."
+    ]
+    if s.stage is ContractStage.OFFERED:
+        lines.append(
+            f"Next: the worker accepts or declines by {s.offer_expires_at:%Y-%m-%d %H:%M} UTC."
+        )
+    for m in s.milestones:
+        line = f"- M{m.number} {m.title}: **{m.status.value}** ({format_cents(m.amount_cents, s.currency)})"
+        if m.status is MilestoneStatus.SUBMITTED and m.auto_release_at:
+            line += f", auto-release {m.auto_release_at:%Y-%m-%d %H:%M} UTC"
+        if m.chargeback_open:
+            line += ", chargeback open"
+        lines.append(line)
+    if s.stage is ContractStage.ACTIVE and not s.any_funded and s.funding_deadline_at:
+        lines.append(
+            f"Next: the client funds a milestone by {s.funding_deadline_at:%Y-%m-%d %H:%M} UTC."
+        )
+    if s.waiting_for_payout_account_since:
+        lines.append(
+            f"Waiting for the worker's payout account since {s.waiting_for_payout_account_since:%Y-%m-%d}."
+        )
+    if s.frozen and s.dispute:
+        lines.append(f"Dispute open since {s.dispute.opened_at:%Y-%m-%d}: support must resolve it.")
+    if s.needs_support and s.support_reason:
+        lines.append(f"Needs support: {s.support_reason}")
+    if s.stage is ContractStage.COMPLETED and not s.reviews_revealed and s.reviews_close_at:
+        lines.append(
+            f"Blind reviews: {len(s.reviews)}/2 in, window closes {s.reviews_close_at:%Y-%m-%d %H:%M} UTC."
+        )
+    if s.end_reason:
+        lines.append(f"Ended: {s.end_reason}.")
+    return "\n".join(lines)
