@@ -40,7 +40,7 @@ LOCK_FILE = ROOT / "requirements.lock"
 
 K8S_NAMESPACE = "tempwork"
 # Files of deploy/k8s that `kubectl apply -k` must not apply (see kustomization.yaml).
-K8S_APPLIED_BY_HAND = {"secret.yaml", "migrate-job.yaml"}
+K8S_APPLIED_BY_HAND = {"credentials.template.yaml", "migrate-job.yaml"}
 
 ENV_PREFIX = str(Settings.model_config.get("env_prefix", ""))
 SANDBOX_ENV_PREFIX = "TEMPWORK_SANDBOX_"
