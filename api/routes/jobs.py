@@ -25,6 +25,7 @@ from api.deps import (
 from api.errors import Forbidden, NotFound, workflow_errors
 from api.idempotency import derived_id, run_once
 from api.pagination import decode_cursor, encode_cursor
+from models.common import Role
 from models.contracts import ContractPublic
 from models.jobs import (
     Application,
@@ -183,14 +184,11 @@ async def list_applications(
             raise NotFound("job")
         query = sa.select(APPLICATIONS).where(APPLICATIONS.c.job_id == job_id)
         if user.id != client_id and not user.role.is_staff:
-            if user.role.value != "worker":
+            if user.role is not Role.WORKER:
                 raise Forbidden("only the job's client can see its applications")
             query = query.where(APPLICATIONS.c.worker_id == user.id)
         rows = (await conn.execute(query.order_by(APPLICATIONS.c.applied_at))).mappings()
-        return [
-            ApplicationPublic(**{k: v for k, v in r.items() if k not in ("version", "updated_at")})
-            for r in rows
-        ]
+        return [ApplicationPublic.model_validate(dict(r)) for r in rows]
 
 
 async def _decide(
