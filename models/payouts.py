@@ -47,11 +47,6 @@ class AccountUpdated(BaseModel):
     event_created: int  # provider timestamp, so an older event never overwrites a newer one
 
 
-class OnboardingLink(BaseModel):
-    url: str
-    expires_at: datetime
-
-
 class PayoutAccountPublic(BaseModel):
     status: PayoutAccountStatus
     stripe_account_id: str | None
