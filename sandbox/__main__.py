@@ -14,7 +14,7 @@ from pathlib import Path
 import uvicorn
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .app import SandboxConfig, create_app
+from .app import DEFAULT_TWILIO_PHONE_NUMBER, SandboxConfig, create_app
 
 
 class SandboxSettings(BaseSettings):
@@ -25,6 +25,18 @@ class SandboxSettings(BaseSettings):
     stripe_api_key: str | None = None
     stripe_webhook_secret: str | None = None
     stripe_webhook_url: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_verify_service_sid: str | None = None
+    twilio_phone_number: str = DEFAULT_TWILIO_PHONE_NUMBER
+    twilio_webhook_url: str | None = None
+    sendgrid_api_key: str | None = None
+    sendgrid_signing_key: str | None = None
+    sendgrid_webhook_url: str | None = None
+    checks_api_key: str | None = None
+    checks_webhook_secret: str | None = None
+    checks_webhook_url: str | None = None
+    checks_report_delay_seconds: float = 0.5
     data_file: Path | None = None
     public_url: str | None = None
     dispute_delay_seconds: float = 0.5
@@ -54,12 +66,8 @@ async def _serve(settings: SandboxSettings) -> None:
     base_url = f"http://{shown_host}:{settings.port}"
     assert settings.stripe_api_key is not None and settings.stripe_webhook_secret is not None
     config = SandboxConfig(
-        stripe_api_key=settings.stripe_api_key,
-        stripe_webhook_secret=settings.stripe_webhook_secret,
-        stripe_webhook_url=settings.stripe_webhook_url,
-        data_file=settings.data_file,
+        **settings.model_dump(exclude={"host", "port", "log_level", "public_url"}),
         public_url=settings.public_url or base_url,
-        dispute_delay_seconds=settings.dispute_delay_seconds,
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -74,12 +82,19 @@ async def _serve(settings: SandboxSettings) -> None:
     while not server.started and not task.done():  # noqa: ASYNC110  (uvicorn exposes a flag)
         await asyncio.sleep(0.05)
     if server.started:
-        webhooks = settings.stripe_webhook_url or "not sent"
-        print(
-            f"sandbox ready at {base_url} (Stripe API {base_url}/stripe, webhooks → {webhooks})",
-            flush=True,
-        )
+        mounted = ", ".join(f"{base_url}/{p}" for p in _providers(settings))
+        print(f"sandbox ready at {base_url} ({mounted}; outbox at /_sandbox/outbox)", flush=True)
     await task
+
+
+def _providers(settings: SandboxSettings) -> list[str]:
+    configured = {
+        "stripe": True,
+        "twilio": settings.twilio_account_sid and settings.twilio_auth_token,
+        "sendgrid": settings.sendgrid_api_key and settings.sendgrid_signing_key,
+        "checks": settings.checks_api_key and settings.checks_webhook_secret,
+    }
+    return [name for name, on in configured.items() if on]
 
 
 def main(argv: list[str] | None = None) -> None:

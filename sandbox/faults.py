@@ -11,7 +11,9 @@ real Stripe behaves when a connection drops after the charge/transfer was made.
 
 from __future__ import annotations
 
+import asyncio
 import random
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -29,6 +31,8 @@ class HangFault(CommitFault):
 
 class FaultSettings(BaseModel):
     seed: int | None = None
+    # Which sandboxes the faults apply to ("stripe", "twilio", "sendgrid", "checks"); all if unset.
+    providers: list[str] | None = None
     error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     rate_limit_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     latency_ms: int = Field(default=0, ge=0)
@@ -59,8 +63,25 @@ class FaultInjector:
     def reset(self) -> None:
         self.replace(FaultSettings())
 
-    def roll(self, rate: float) -> bool:
-        return rate > 0 and self.rng.random() < rate
+    def applies_to(self, provider: str | None) -> bool:
+        wanted = self.settings.providers
+        return provider is None or wanted is None or provider in wanted
+
+    def roll(self, rate: float, provider: str | None = None) -> bool:
+        return rate > 0 and self.applies_to(provider) and self.rng.random() < rate
+
+    def request_fault(self, provider: str) -> Literal["rate_limit", "error"] | None:
+        """The fault (if any) to answer an API request with *before* it runs; each provider
+        renders it in its own error format (Stripe's 429/500 bodies, Twilio's, SendGrid's)."""
+        if self.roll(self.settings.rate_limit_rate, provider):
+            return "rate_limit"
+        if self.roll(self.settings.error_rate, provider):
+            return "error"
+        return None
+
+    async def latency(self, provider: str) -> None:
+        if self.settings.latency_ms and self.applies_to(provider):
+            await asyncio.sleep(self.settings.latency_ms / 1000)
 
     def take_drop_after_commit(self, path: str, full_path: str) -> bool:
         fault = self.settings.drop_response_after_commit

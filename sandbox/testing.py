@@ -20,15 +20,30 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
+import sendgrid
 import stripe
 import uvicorn
+from twilio.rest import Client as TwilioClient
+
+from core.twilio_http import TwilioHttpClient
 
 from .app import SandboxConfig, create_app
+from .sendgrid.keys import new_signing_key, public_key_of
 
 LOCALHOST = "127.0.0.1"
 # Sandbox-only credentials: the sandbox accepts whatever key it is configured with.
 TEST_STRIPE_API_KEY = "sk_test_tempwork_sandbox_0000"
 TEST_STRIPE_WEBHOOK_SECRET = "whsec_tempwork_sandbox_0000"  # noqa: S105
+TEST_TWILIO_ACCOUNT_SID = "AC" + "0" * 31 + "1"
+TEST_TWILIO_AUTH_TOKEN = "tempwork_sandbox_twilio_token_00"  # noqa: S105
+TEST_TWILIO_VERIFY_SERVICE_SID = "VA" + "0" * 31 + "1"
+TEST_TWILIO_PHONE_NUMBER = "+15005550006"
+TEST_SENDGRID_API_KEY = "SG.tempwork_sandbox.0000"
+TEST_SENDGRID_SIGNING_KEY = new_signing_key()[0]  # fresh per test run; never a real key
+TEST_SENDGRID_VERIFICATION_KEY = public_key_of(TEST_SENDGRID_SIGNING_KEY)
+TEST_CHECKS_API_KEY = "checks_test_tempwork_sandbox_0000"
+TEST_CHECKS_WEBHOOK_SECRET = "checks_whsec_tempwork_sandbox_0000"  # noqa: S105
 STARTUP_TIMEOUT_SECONDS = 10.0
 SHUTDOWN_TIMEOUT_SECONDS = 5.0
 
@@ -45,6 +60,15 @@ def sandbox_config(**overrides: Any) -> SandboxConfig:
     values: dict[str, Any] = {
         "stripe_api_key": TEST_STRIPE_API_KEY,
         "stripe_webhook_secret": TEST_STRIPE_WEBHOOK_SECRET,
+        "twilio_account_sid": TEST_TWILIO_ACCOUNT_SID,
+        "twilio_auth_token": TEST_TWILIO_AUTH_TOKEN,
+        "twilio_verify_service_sid": TEST_TWILIO_VERIFY_SERVICE_SID,
+        "twilio_phone_number": TEST_TWILIO_PHONE_NUMBER,
+        "sendgrid_api_key": TEST_SENDGRID_API_KEY,
+        "sendgrid_signing_key": TEST_SENDGRID_SIGNING_KEY,
+        "checks_api_key": TEST_CHECKS_API_KEY,
+        "checks_webhook_secret": TEST_CHECKS_WEBHOOK_SECRET,
+        "checks_report_delay_seconds": 0.05,
         "dispute_delay_seconds": 0.05,
         "webhook_retry_delays": (0.05, 0.1, 0.2),
     }
@@ -71,6 +95,28 @@ def stripe_client(
         http_client=http_client or stripe.HTTPXClient(),
         **options,
     )
+
+
+def twilio_client(
+    sandbox_url: str,
+    account_sid: str = TEST_TWILIO_ACCOUNT_SID,
+    auth_token: str = TEST_TWILIO_AUTH_TOKEN,
+) -> TwilioClient:
+    """The official Twilio SDK (async calls: `create_async`, `list_async`, …) with every
+    Twilio host sent to the sandbox, as the app builds it."""
+    return TwilioClient(
+        account_sid, auth_token, http_client=TwilioHttpClient(api_base=f"{sandbox_url}/twilio")
+    )
+
+
+def sendgrid_client(sandbox_url: str, api_key: str = TEST_SENDGRID_API_KEY) -> Any:
+    """The official SendGrid SDK (synchronous, like the real one) pointed at the sandbox."""
+    return sendgrid.SendGridAPIClient(api_key, host=f"{sandbox_url}/sendgrid")
+
+
+def checks_client(sandbox_url: str, api_key: str = TEST_CHECKS_API_KEY) -> httpx.AsyncClient:
+    """httpx as the app uses it for the check provider: HTTP Basic with the key as user name."""
+    return httpx.AsyncClient(base_url=f"{sandbox_url}/checks", auth=(api_key, ""))
 
 
 def _server(app: Any, port: int) -> uvicorn.Server:

@@ -20,6 +20,7 @@ from .state import API_VERSION, StripeSandbox, StripeSettings
 
 __all__ = [
     "API_VERSION",
+    "StripeProvider",
     "StripeSandbox",
     "StripeSettings",
     "control_router",
@@ -42,3 +43,27 @@ def stripe_router(sandbox: StripeSandbox) -> APIRouter:
     router.include_router(onboarding_router(sandbox))
     router.include_router(api_router(sandbox))
     return router
+
+
+class StripeProvider:
+    """The Stripe sandbox as the app mounts it (`/stripe`, `/_sandbox/stripe`)."""
+
+    name = "stripe"
+
+    def __init__(self, sandbox: StripeSandbox) -> None:
+        self.sandbox = sandbox
+
+    def api_router(self) -> APIRouter:
+        return stripe_router(self.sandbox)
+
+    def control_router(self) -> APIRouter:
+        return control_router(self.sandbox)
+
+    async def start(self) -> None:
+        await self.sandbox.start()
+
+    async def stop(self) -> None:
+        await self.sandbox.stop()
+
+    def reset(self) -> None:
+        self.sandbox.reset()

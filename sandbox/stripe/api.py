@@ -155,8 +155,8 @@ def _authenticate(request: Request, expected: str) -> None:
 
 
 def _inject_request_faults(sandbox: StripeSandbox) -> None:
-    faults = sandbox.faults
-    if faults.roll(faults.settings.rate_limit_rate):
+    fault = sandbox.faults.request_fault("stripe")
+    if fault == "rate_limit":
         raise StripeError(
             429,
             "invalid_request_error",
@@ -165,7 +165,7 @@ def _inject_request_faults(sandbox: StripeSandbox) -> None:
             code="rate_limit",
             headers={"Retry-After": "1"},
         )
-    if faults.roll(faults.settings.error_rate):
+    if fault == "error":
         # Refused before running, so retrying (with the same idempotency key) is safe.
         raise StripeError(
             500,
@@ -176,9 +176,7 @@ def _inject_request_faults(sandbox: StripeSandbox) -> None:
 
 
 async def _latency(sandbox: StripeSandbox) -> None:
-    latency_ms = sandbox.faults.settings.latency_ms
-    if latency_ms:
-        await asyncio.sleep(latency_ms / 1000)
+    await sandbox.faults.latency("stripe")
 
 
 def _execute(sandbox: StripeSandbox, ctx: Ctx, route: Route) -> tuple[int, str]:

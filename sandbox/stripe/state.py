@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from ..faults import FaultInjector
 from ..store import Database, ObjectStore
-from .idempotency import IdempotencyKeys
+from .idempotency import stripe_idempotency_keys
 from .scheduler import Scheduler
-from .webhooks import WebhookSender
+from .webhooks import StripeWebhooks
 
 # The API version the installed SDK pins; events carry it like a real account's default.
 API_VERSION = "2026-10-28.endive"
@@ -29,9 +29,9 @@ class StripeSandbox:
         self.settings = settings
         self.faults = faults
         self.store = ObjectStore(db, "stripe")
-        self.idempotency = IdempotencyKeys(self.store)
+        self.idempotency = stripe_idempotency_keys(self.store)
         self.scheduler = Scheduler(self.store)
-        self.webhooks = WebhookSender(
+        self.webhooks = StripeWebhooks(
             self.store,
             faults,
             url=settings.webhook_url,

@@ -35,7 +35,7 @@ def test_cli_serves_until_stopped() -> None:
         assert ready.startswith(f"sandbox ready at http://127.0.0.1:{port}")
         assert "sk_test_cli_0000" not in ready and "whsec_cli" not in ready
         health = httpx.get(f"http://127.0.0.1:{port}/health")
-        assert health.json() == {"status": "ok"}
+        assert health.json() == {"status": "ok", "providers": ["stripe"]}
         denied = httpx.get(f"http://127.0.0.1:{port}/stripe/v1/charges")
         assert denied.status_code == 401
     finally:
