@@ -45,7 +45,10 @@ from models.tables import (
     PAYOUT_WAITERS,
     RECONCILIATION_REPORTS,
     REVIEWS,
+    USERS,
+    VERIFICATIONS,
 )
+from models.verification import StepStatus, VerificationState
 
 CHECK_VIOLATION = "23514"  # SQLSTATE raised by the ledger's invariant trigger
 
@@ -83,6 +86,7 @@ class StoreActivities:
                 "budget_cents",
                 "currency",
                 "positions",
+                "on_site",
                 "hired_count",
                 "status",
                 "close_reason",
@@ -133,6 +137,36 @@ class StoreActivities:
         }
         async with self._engine.begin() as conn:
             await conn.execute(_upsert_newer(PAYOUT_ACCOUNTS, row, "user_id"))
+
+    @activity.defn(name="store.project_verification")
+    async def project_verification(self, state: VerificationState) -> None:
+        """The person's verification row, and on their user row (in the same transaction,
+        only when the row moved forward) what applying is gated on."""
+        row = {
+            "user_id": state.user_id,
+            "state": state.model_dump(mode="json"),
+            "needs_support": state.needs_support,
+            "identity_session_id": state.identity.session_id,
+            "background_candidate_id": state.background.candidate_id,
+            "updated_at": sa.func.now(),
+            "version": state.version,
+        }
+        user: dict[str, Any] = {
+            "verified_steps": [step.value for step in state.verified_steps],
+            "verification_level": state.level,
+        }
+        if state.phone.status is StepStatus.VERIFIED:
+            user["phone_number"] = state.phone.destination
+        async with self._engine.begin() as conn:
+            moved = (
+                await conn.execute(
+                    _upsert_newer(VERIFICATIONS, row, "user_id").returning(VERIFICATIONS.c.version)
+                )
+            ).first()
+            if moved is not None:
+                await conn.execute(
+                    sa.update(USERS).where(USERS.c.id == state.user_id).values(**user)
+                )
 
     @activity.defn(name="store.record_ledger")
     async def record_ledger(self, tx: LedgerTransaction) -> bool:
@@ -343,6 +377,7 @@ class StoreActivities:
             self.project_job,
             self.project_contract,
             self.project_payout_account,
+            self.project_verification,
             self.record_ledger,
             self.save_review,
             self.reveal_reviews,

@@ -32,7 +32,11 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
     "unauthorized": (401, "Not authenticated", "Send a valid bearer token (POST /v1/auth/token)."),
     "invalid-credentials": (401, "Wrong email or password", "The credentials do not match."),
     "forbidden": (403, "Not allowed", "Your role or relation to this resource does not allow it."),
-    "not-verified": (403, "Verification needed", "Your verification level is too low for this."),
+    "not-verified": (
+        403,
+        "Verification needed",
+        "Finish the verification steps in `missing_steps` first (GET /v1/verifications).",
+    ),
     "not-found": (404, "Not found", "No such resource (or it is not visible to you)."),
     "conflict": (409, "Not possible right now", "The command does not fit the current state."),
     "email-taken": (409, "Email already registered", "Log in instead, or use another email."),
@@ -58,8 +62,39 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
     ),
     "provider-unavailable": (
         503,
-        "Payment provider unavailable",
-        "Try again shortly; nothing was done twice.",
+        "Provider unavailable",
+        "A provider (payments, email, SMS, identity checks) did not answer in time. Try again "
+        "shortly; nothing was done twice.",
+    ),
+    "too-many-requests": (
+        429,
+        "Too many requests",
+        "Wait before trying again: the Retry-After header and `retry_after_seconds` say how long.",
+    ),
+    "verification-code-wrong": (
+        422,
+        "Wrong code",
+        "The code does not match; `attempts_left` says how many tries remain.",
+    ),
+    "verification-code-locked": (
+        409,
+        "Code locked",
+        "The code was entered wrong too many times. Ask for a new code.",
+    ),
+    "verification-code-expired": (
+        409,
+        "Code expired",
+        "Codes are good for 10 minutes. Ask for a new code.",
+    ),
+    "invalid-phone-number": (
+        422,
+        "Phone number cannot receive text messages",
+        "Use a mobile number in E.164 form, e.g. +15551234567.",
+    ),
+    "undeliverable": (
+        422,
+        "Could not be delivered",
+        "The provider refused this address or request for good; check it and try again.",
     ),
     "temporal-unavailable": (
         503,
@@ -84,7 +119,16 @@ REJECTION_PROBLEM: dict[str, str] = {
     Rejection.CARD_DECLINED: "card-declined",
     Rejection.PAYMENT_FAILED: "payment-failed",
     Rejection.PROVIDER_UNAVAILABLE: "provider-unavailable",
+    Rejection.TOO_MANY_REQUESTS: "too-many-requests",
+    Rejection.WRONG_CODE: "verification-code-wrong",
+    Rejection.CODE_LOCKED: "verification-code-locked",
+    Rejection.CODE_EXPIRED: "verification-code-expired",
+    Rejection.INVALID_PHONE: "invalid-phone-number",
+    Rejection.UNDELIVERABLE: "undeliverable",
 }
+# Details a workflow may attach to a rejection that the caller may see (nothing else is
+# copied: details could carry provider data).
+PUBLIC_DETAILS = ("retry_after_seconds", "attempts_left", "missing_steps")
 
 
 class TempworkError(Exception):
@@ -138,7 +182,7 @@ async def workflow_errors(what: str) -> AsyncIterator[None]:
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.type in REJECTION_PROBLEM:
-            extra = {"reason": cause.type}
+            extra = {"reason": cause.type, **_public_details(cause)}
             raise TempworkError(REJECTION_PROBLEM[cause.type], cause.message, **extra) from None
         log.error("unexpected update failure on %s: %r", what, cause)
         raise TempworkError("internal") from None
@@ -157,12 +201,24 @@ async def workflow_errors(what: str) -> AsyncIterator[None]:
         raise TempworkError("internal") from None
 
 
+def _public_details(error: ApplicationError) -> dict[str, Any]:
+    try:
+        first = error.details[0] if error.details else None
+    except Exception:  # undecodable details: show none
+        return {}
+    if not isinstance(first, dict):
+        return {}
+    return {k: first[k] for k in PUBLIC_DETAILS if k in first}
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(TempworkError)
     async def _domain(request: Request, exc: TempworkError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         if exc.slug == "idempotency-key-in-use":
             headers = {"Retry-After": "1"}
+        if exc.status == 429:
+            headers = {"Retry-After": str(exc.extra.get("retry_after_seconds", 1))}
         return problem(exc.slug, exc.detail, request.url.path, headers, **exc.extra)
 
     @app.exception_handler(RequestValidationError)

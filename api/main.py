@@ -14,9 +14,19 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
 
+from activities.identity import checks_client
 from activities.payments import stripe_client
 from api import errors
-from api.routes import auth, contracts, health, jobs, payout_accounts, users
+from api.routes import (
+    auth,
+    contracts,
+    health,
+    jobs,
+    payout_accounts,
+    support,
+    users,
+    verifications,
+)
 from api.webhooks import router as webhooks_router
 from core.db import create_engine
 from core.settings import Settings, get_settings
@@ -36,9 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = create_engine(settings)
         app.state.temporal = await connect(settings)
         app.state.stripe = stripe_client(settings)
+        app.state.checks = checks_client(settings)  # webhooks look candidates up
         try:
             yield
         finally:
+            await app.state.checks.aclose()
             await app.state.engine.dispose()
 
     app = FastAPI(
@@ -78,6 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs.router,
         contracts.router,
         payout_accounts.router,
+        verifications.router,
+        support.router,
         webhooks_router,
     ):
         app.include_router(router)

@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.contracts import ContractPolicy
+from models.verification import Step, VerificationPolicy
 
 DEV_ENV_FILE = ".data/dev.env"
 
@@ -45,12 +46,44 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = Field(min_length=32)
     stripe_api_key: SecretStr
     stripe_webhook_secret: SecretStr
+    sendgrid_api_key: SecretStr
+    twilio_auth_token: SecretStr
+    checks_api_key: SecretStr
+    checks_webhook_secret: SecretStr
+    # HMAC key of the email verification codes: derives them and digests what people type.
+    verification_code_secret: SecretStr = Field(min_length=32)
 
     # --- providers ------------------------------------------------------------------------
     # Unset means the real Stripe API; `make dev` and the tests point it at the sandbox.
     stripe_api_base: str | None = None
     stripe_max_network_retries: int = 2
     stripe_timeout_seconds: float = 20.0
+
+    # Email by SendGrid. Unset base: the real API. The webhook key is SendGrid's public
+    # "verification key" of the signed Event Webhook (base64 DER), not a secret.
+    sendgrid_api_base: str | None = None
+    sendgrid_webhook_public_key: str
+    sendgrid_from_email: str = "no-reply@tempwork.example"
+    sendgrid_from_name: str = "Tempwork"
+    # Dynamic templates (SendGrid > Email API > Dynamic Templates): the code email gets
+    # {code, name, expires_at, subject}; every other email {subject, body, name}.
+    sendgrid_code_template_id: str = "d-7e3c1a0b5f4d4e2a9c8b6a5d4c3b2a10"
+    sendgrid_notice_template_id: str = "d-2b4d6f8a0c1e4a6b8d0f2a4c6e8b0d21"
+    # How long SendGrid's Email Activity feed may take to show a message: after a crash
+    # mid-send we wait this long before concluding "not sent" and sending again.
+    sendgrid_activity_feed_lag: timedelta = timedelta(minutes=3)
+    sendgrid_timeout_seconds: float = 20.0
+
+    # SMS by Twilio (Messages, Verify). Unset base: the real API.
+    twilio_api_base: str | None = None
+    twilio_account_sid: str
+    twilio_verify_service_sid: str
+    twilio_from_number: str
+    twilio_timeout_seconds: float = 20.0
+
+    # Background checks (Checkr-style API over httpx).
+    checks_api_base: str = "https://api.checkr.com"
+    checks_timeout_seconds: float = 20.0
 
     # --- auth -----------------------------------------------------------------------------
     jwt_algorithm: str = "HS256"
@@ -59,7 +92,9 @@ class Settings(BaseSettings):
     # --- marketplace rules ----------------------------------------------------------------
     platform_fee_bps: int = Field(default=1000, ge=0, le=10000)  # 10 % of each release
     default_currency: str = "usd"
-    min_verification_level_to_apply: int = 0
+    # What a worker must have verified to apply; on-site jobs (in people's homes) add more.
+    verifications_required_to_apply: tuple[Step, ...] = (Step.EMAIL, Step.PHONE, Step.IDENTITY)
+    verifications_required_on_site: tuple[Step, ...] = (Step.BACKGROUND,)
     job_expiry: timedelta = timedelta(days=30)
     offer_ttl: timedelta = timedelta(hours=72)
     funding_deadline: timedelta = timedelta(days=7)
@@ -68,6 +103,16 @@ class Settings(BaseSettings):
     review_window: timedelta = timedelta(days=7)
     payout_account_reminder_every: timedelta = timedelta(days=7)
     payout_account_support_after: timedelta = timedelta(days=90)
+
+    # --- verification rules ---------------------------------------------------------------
+    verification_code_ttl: timedelta = timedelta(minutes=10)
+    verification_max_wrong_codes: int = Field(default=5, ge=1)
+    verification_resend_cooldown: timedelta = timedelta(seconds=30)
+    verification_max_sends_per_hour: int = Field(default=5, ge=1)
+    identity_reminders: tuple[timedelta, ...] = (timedelta(days=1), timedelta(days=3))
+    identity_deadline: timedelta = timedelta(days=7)
+    background_support_after: timedelta = timedelta(days=14)
+    background_check_package: str = "tasker_standard"
 
     # --- reconciliation -------------------------------------------------------------------
     reconciliation_cron: str = "0 3 * * *"
@@ -92,6 +137,23 @@ class Settings(BaseSettings):
             payout_account_reminder_every=self.payout_account_reminder_every,
             payout_account_support_after=self.payout_account_support_after,
         )
+
+    def verification_policy(self) -> VerificationPolicy:
+        """The limits a person's verification runs under (captured when it starts)."""
+        return VerificationPolicy(
+            code_ttl=self.verification_code_ttl,
+            max_wrong_codes=self.verification_max_wrong_codes,
+            resend_cooldown=self.verification_resend_cooldown,
+            max_sends_per_hour=self.verification_max_sends_per_hour,
+            identity_reminders=list(self.identity_reminders),
+            identity_deadline=self.identity_deadline,
+            background_support_after=self.background_support_after,
+            background_package=self.background_check_package,
+        )
+
+    def verifications_required(self, *, on_site: bool) -> list[Step]:
+        extra = self.verifications_required_on_site if on_site else ()
+        return list(dict.fromkeys((*self.verifications_required_to_apply, *extra)))
 
 
 @lru_cache

@@ -12,21 +12,39 @@ import time
 from pathlib import Path
 
 from core.settings import DEV_ENV_FILE, Settings
-from devstack.stack import ROOT, Ports, Stack, new_secrets
+from devstack.stack import DEV_TWILIO_FROM_NUMBER, ROOT, Ports, Stack, new_secrets
 
 
-def _load_or_create_dev_env(settings_port: int) -> dict[str, str]:
+def _load_or_create_dev_env(sandbox_port: int) -> dict[str, str]:
+    """Reads .data/dev.env, writing fresh secrets (and the sandbox addresses, so the `ops`
+    CLI reaches the same sandboxes) for whatever it does not have yet — a checkout that
+    gains a provider keeps its old secrets and gets the new ones."""
     path = ROOT / DEV_ENV_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        values = new_secrets() | {
-            "TEMPWORK_STRIPE_API_BASE": f"http://127.0.0.1:{settings_port}/stripe"
-        }
-        path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    current: dict[str, str] = {}
+    if path.exists():
+        pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+        current = {k.strip(): v.strip() for k, v in pairs if k.strip().startswith("TEMPWORK_")}
+    sandbox = f"http://127.0.0.1:{sandbox_port}"
+    wanted = new_secrets() | {
+        "TEMPWORK_STRIPE_API_BASE": f"{sandbox}/stripe",
+        "TEMPWORK_SENDGRID_API_BASE": f"{sandbox}/sendgrid",
+        "TEMPWORK_TWILIO_API_BASE": f"{sandbox}/twilio",
+        "TEMPWORK_CHECKS_API_BASE": f"{sandbox}/checks",
+        "TEMPWORK_TWILIO_FROM_NUMBER": DEV_TWILIO_FROM_NUMBER,
+        "TEMPWORK_SENDGRID_ACTIVITY_FEED_LAG": "PT0S",
+    }
+    missing = {k: v for k, v in wanted.items() if k not in current}
+    # The SendGrid pair is one key: never keep half of an old pair with half of a new one.
+    pair = ("TEMPWORK_SANDBOX_SENDGRID_SIGNING_KEY", "TEMPWORK_SENDGRID_WEBHOOK_PUBLIC_KEY")
+    if any(k in missing for k in pair):
+        missing.update({k: wanted[k] for k in pair})
+    if missing:
+        current.update(missing)
+        path.write_text("".join(f"{k}={v}\n" for k, v in current.items()))
         path.chmod(0o600)
-        print(f"wrote fresh local secrets to {DEV_ENV_FILE}")
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {k.strip(): v.strip() for k, v in pairs if k.strip().startswith("TEMPWORK_")}
+        print(f"wrote fresh local secrets to {DEV_ENV_FILE}: {', '.join(sorted(missing))}")
+    return current
 
 
 def main() -> int:
@@ -65,7 +83,8 @@ Tempwork is running ({time.monotonic() - started:.1f}s to start). Ctrl-C stops e
   API            {stack.api_url}          (interactive docs: {stack.api_url}/docs)
   Temporal UI    {stack.temporal_ui_url}   (search e.g. ContractId="…")
   Temporal gRPC  {stack.temporal_address}
-  Sandboxes      {stack.sandbox_url}      (Stripe at /stripe)
+  Sandboxes      {stack.sandbox_url}      (/stripe /twilio /sendgrid /checks; what was
+                 "sent" by email or SMS, codes included: {stack.sandbox_url}/_sandbox/outbox?to=…)
   PostgreSQL     {stack.database_url}
   Logs           {Path(settings.data_dir) / "logs"}/
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from devstack.postgres import EmbeddedPostgres
 from devstack.processes import ManagedProcess, free_port, http_ok, port_open
 from devstack.temporal import temporal_dev_server
+from sandbox.sendgrid.keys import new_signing_key
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -34,12 +35,29 @@ class Ports:
 
 
 def new_secrets() -> dict[str, str]:
-    """Fresh local secrets: nothing secret is ever committed or shared between machines."""
+    """Fresh local credentials: nothing secret is ever committed or shared between machines.
+    The sandboxes are started with the same values, so the app's SDKs authenticate to them
+    and their webhooks verify in the app."""
+    signing_key, verification_key = new_signing_key()
     return {
         "TEMPWORK_JWT_SECRET": secrets.token_urlsafe(48),
+        "TEMPWORK_VERIFICATION_CODE_SECRET": secrets.token_urlsafe(48),
         "TEMPWORK_STRIPE_API_KEY": f"sk_test_{secrets.token_urlsafe(24)}",
         "TEMPWORK_STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_urlsafe(24)}",
+        "TEMPWORK_SENDGRID_API_KEY": f"SG.{secrets.token_urlsafe(16)}.{secrets.token_urlsafe(32)}",
+        # The sandbox signs SendGrid events with the private half (never given to the app).
+        "TEMPWORK_SANDBOX_SENDGRID_SIGNING_KEY": signing_key,
+        "TEMPWORK_SENDGRID_WEBHOOK_PUBLIC_KEY": verification_key,
+        "TEMPWORK_TWILIO_ACCOUNT_SID": f"AC{secrets.token_hex(16)}",
+        "TEMPWORK_TWILIO_AUTH_TOKEN": secrets.token_hex(16),
+        "TEMPWORK_TWILIO_VERIFY_SERVICE_SID": f"VA{secrets.token_hex(16)}",
+        "TEMPWORK_CHECKS_API_KEY": f"checks_test_{secrets.token_urlsafe(24)}",
+        "TEMPWORK_CHECKS_WEBHOOK_SECRET": secrets.token_urlsafe(32),
     }
+
+
+# The platform's SMS sender: Twilio's magic test number (any E.164 number works locally).
+DEV_TWILIO_FROM_NUMBER = "+15005550006"
 
 
 @dataclass
@@ -76,12 +94,21 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         """The settings every app process gets: the same TEMPWORK_* variables as production."""
+        app_secrets = {
+            k: v for k, v in self.secrets.items() if not k.startswith("TEMPWORK_SANDBOX_")
+        }
         return {
-            **self.secrets,
+            **app_secrets,
             "TEMPWORK_DATABASE_URL": self.database_url,
             "TEMPWORK_TEMPORAL_ADDRESS": self.temporal_address,
             "TEMPWORK_TEMPORAL_UI_URL": self.temporal_ui_url or "",
             "TEMPWORK_STRIPE_API_BASE": f"{self.sandbox_url}/stripe",
+            "TEMPWORK_SENDGRID_API_BASE": f"{self.sandbox_url}/sendgrid",
+            "TEMPWORK_TWILIO_API_BASE": f"{self.sandbox_url}/twilio",
+            "TEMPWORK_CHECKS_API_BASE": f"{self.sandbox_url}/checks",
+            "TEMPWORK_TWILIO_FROM_NUMBER": DEV_TWILIO_FROM_NUMBER,
+            # The sandbox's Email Activity feed is instant; SendGrid's lags by minutes.
+            "TEMPWORK_SENDGRID_ACTIVITY_FEED_LAG": "PT0S",
             "TEMPWORK_API_PUBLIC_URL": self.api_url,
             **self.extra_env,
         }
@@ -185,6 +212,14 @@ class Stack:
             self.sandbox_url,
             "--stripe-webhook-url",
             f"{self.api_url}/webhooks/stripe",
+            "--twilio-webhook-url",
+            f"{self.api_url}/webhooks/twilio",
+            "--twilio-phone-number",
+            DEV_TWILIO_FROM_NUMBER,
+            "--sendgrid-webhook-url",
+            f"{self.api_url}/webhooks/sendgrid",
+            "--checks-webhook-url",
+            f"{self.api_url}/webhooks/checks",
         ]
         if self.durable:
             argv += ["--data-file", str(self.data_dir / "sandbox.sqlite3")]
@@ -193,15 +228,28 @@ class Stack:
             argv,
             log_path=logs / "sandbox.log",
             # Secrets travel in the environment, never on a command line others can read.
-            env={
-                "TEMPWORK_SANDBOX_STRIPE_API_KEY": self.secrets["TEMPWORK_STRIPE_API_KEY"],
-                "TEMPWORK_SANDBOX_STRIPE_WEBHOOK_SECRET": self.secrets[
-                    "TEMPWORK_STRIPE_WEBHOOK_SECRET"
-                ],
-            },
+            env=self.sandbox_env(),
             cwd=ROOT,
             ready=lambda: http_ok(f"{self.sandbox_url}/health"),
         )
+
+    def sandbox_env(self) -> dict[str, str]:
+        """The sandboxes accept the app's credentials and sign webhooks the app verifies."""
+        shared = (
+            "STRIPE_API_KEY",
+            "STRIPE_WEBHOOK_SECRET",
+            "SENDGRID_API_KEY",
+            "TWILIO_ACCOUNT_SID",
+            "TWILIO_AUTH_TOKEN",
+            "TWILIO_VERIFY_SERVICE_SID",
+            "CHECKS_API_KEY",
+            "CHECKS_WEBHOOK_SECRET",
+        )
+        env = {f"TEMPWORK_SANDBOX_{name}": self.secrets[f"TEMPWORK_{name}"] for name in shared}
+        env["TEMPWORK_SANDBOX_SENDGRID_SIGNING_KEY"] = self.secrets[
+            "TEMPWORK_SANDBOX_SENDGRID_SIGNING_KEY"
+        ]
+        return env
 
     def worker_process(self, logs: Path) -> ManagedProcess:
         return ManagedProcess(

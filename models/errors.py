@@ -17,3 +17,9 @@ class Rejection(StrEnum):
     CARD_DECLINED = "CardDeclined"  # 402: the client's card was declined
     PAYMENT_FAILED = "PaymentFailed"  # 402: payment did not complete (e.g. needs action)
     PROVIDER_UNAVAILABLE = "ProviderUnavailable"  # 503: the provider did not answer in time
+    TOO_MANY_REQUESTS = "TooManyRequests"  # 429: wait (details: retry_after_seconds)
+    WRONG_CODE = "WrongCode"  # 422: the verification code is wrong (details: attempts_left)
+    CODE_LOCKED = "CodeLocked"  # 409: too many wrong codes; ask for a new one
+    CODE_EXPIRED = "CodeExpired"  # 409: the code ran out; ask for a new one
+    INVALID_PHONE = "InvalidPhoneNumber"  # 422: the number cannot receive text messages
+    UNDELIVERABLE = "Undeliverable"  # 422: the provider refuses this address for good

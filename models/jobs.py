@@ -46,6 +46,10 @@ class JobCreate(BaseModel):
     budget_cents: int = Field(gt=0, le=100_000_000_00)
     currency: Currency = "usd"
     positions: int = Field(default=1, ge=1, le=100)
+    on_site: bool = Field(
+        default=False,
+        description="Work at the client's place: applicants also need a passed background check",
+    )
 
     @field_validator("skills")
     @classmethod
@@ -84,7 +88,10 @@ class JobPostingState(BaseModel):
     budget_cents: int
     currency: str
     positions: int
+    on_site: bool = False
     min_verification_level: int
+    # Verification steps an applicant must have passed (settings at posting time).
+    required_verifications: list[str] = Field(default_factory=list)
     status: JobStatus = JobStatus.OPEN
     close_reason: CloseReason | None = None
     created_at: datetime
@@ -107,7 +114,8 @@ class JobPostingInput(BaseModel):
     job: JobCreate
     created_at: datetime
     expires_after: timedelta
-    min_verification_level: int = 0
+    min_verification_level: int = 0  # kept so runs started before verification steps replay
+    required_verifications: list[str] = Field(default_factory=list)
     # Continue-as-new carries the whole state forward; None on the first run.
     carried_state: JobPostingState | None = None
 
@@ -118,6 +126,7 @@ class Apply(BaseModel):
     cover_letter: str
     # Read by the API from Postgres at the time of the command: validators cannot do I/O.
     verification_level: int
+    verified_steps: list[str] = Field(default_factory=list)
 
 
 class ApplicationDecision(BaseModel):
@@ -155,6 +164,7 @@ class JobPublic(BaseModel):
     currency: str
     positions: int
     hired_count: int
+    on_site: bool = False
     status: JobStatus
     close_reason: CloseReason | None
     created_at: datetime

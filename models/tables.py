@@ -34,6 +34,18 @@ class User(SQLModel, table=True):
     display_name: str = _text()
     role: str = _text()
     verification_level: int = 0
+    # Written by the Verification workflow's projection only.
+    verified_steps: list[str] = Field(
+        default_factory=list,
+        sa_column=sa.Column(pg.ARRAY(sa.Text), nullable=False, server_default="{}"),
+    )
+    phone_number: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    email_notifications: bool = Field(
+        default=True, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.true())
+    )
+    sms_notifications: bool = Field(
+        default=True, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.true())
+    )
     created_at: datetime = _ts(nullable=False, server_default=sa.func.now())
 
 
@@ -49,6 +61,9 @@ class Job(SQLModel, table=True):
     currency: str
     positions: int
     hired_count: int
+    on_site: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
     status: str
     close_reason: str | None = None
     created_at: datetime = _ts(nullable=False)
@@ -197,6 +212,40 @@ class Notification(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False, server_default=sa.func.now())
 
 
+class Verification(SQLModel, table=True):
+    """The Verification workflow's state as it last reported it (one row per person)."""
+
+    __tablename__ = "verifications"
+
+    user_id: UUID = Field(primary_key=True, foreign_key="users.id")
+    state: dict[str, Any] = Field(sa_column=sa.Column(pg.JSONB, nullable=False))
+    needs_support: bool = False
+    identity_session_id: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    background_candidate_id: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    updated_at: datetime = _ts(nullable=False)
+    version: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+
+
+class Delivery(SQLModel, table=True):
+    """One email or SMS of one notification: the send's idempotency record and its fate."""
+
+    __tablename__ = "deliveries"
+
+    dedupe_key: str = Field(sa_column=sa.Column(sa.Text, primary_key=True))
+    channel: str = Field(sa_column=sa.Column(sa.Text, primary_key=True))
+    user_id: UUID = Field(foreign_key="users.id")
+    kind: str = _text()
+    destination: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    status: str = _text()
+    detail: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    provider_message_id: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    attempts: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
+    created_at: datetime = _ts(nullable=False, server_default=sa.func.now())
+    updated_at: datetime = _ts(nullable=False, server_default=sa.func.now())
+
+
 class ReconciliationReportRow(SQLModel, table=True):
     __tablename__ = "reconciliation_reports"
 
@@ -227,3 +276,5 @@ IDEMPOTENCY_KEYS = table(IdempotencyRecord)
 WEBHOOK_EVENTS = table(WebhookEvent)
 NOTIFICATIONS = table(Notification)
 RECONCILIATION_REPORTS = table(ReconciliationReportRow)
+VERIFICATIONS = table(Verification)
+DELIVERIES = table(Delivery)

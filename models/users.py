@@ -26,8 +26,17 @@ class UserPublic(BaseModel):
     email: EmailStr
     display_name: str
     role: Role
-    verification_level: int
+    verification_level: int  # how many verification steps are done (0-4)
+    verified_steps: list[str] = []
     created_at: datetime
+
+
+class NotificationPreferences(BaseModel):
+    """What a person wants besides the in-app notices. Verification codes and legal notices
+    are always emailed; texts go only to a verified phone number."""
+
+    email: bool = True
+    sms: bool = True
 
 
 class Token(BaseModel):

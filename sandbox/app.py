@@ -23,7 +23,13 @@ from .store import Database
 from .stripe import StripeProvider, StripeSettings, create_stripe_sandbox
 from .twilio import TwilioSettings, create_twilio_sandbox
 
-DEFAULT_WEBHOOK_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)  # the providers' day-long schedules, shrunk
+DEFAULT_WEBHOOK_RETRY_DELAYS = (
+    0.2,
+    0.5,
+    1.0,
+    2.0,
+    5.0,
+)  # the providers' day-long schedules, shrunk
 # Twilio's "magic" sender number for test credentials; any E.164 number works here.
 DEFAULT_TWILIO_PHONE_NUMBER = "+15005550006"
 

@@ -5,8 +5,8 @@ when a test asks for them, and always stopped (also when tests fail)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -54,20 +55,52 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
+def placeholder_settings_env() -> dict[str, str]:
+    """A value for every setting without a default, for processes that need none of them
+    (migrations): the Settings class refuses to load without them."""
+    return {
+        f"TEMPWORK_{name.upper()}": "x" * 32
+        for name, field in Settings.model_fields.items()
+        if field.is_required()
+    }
+
+
 def migrate(database_url: str) -> None:
     subprocess.run(
         [sys.executable, "-m", "alembic", "upgrade", "head"],
         cwd=ROOT,
-        env={
-            **os.environ,
-            "TEMPWORK_DATABASE_URL": database_url,
-            "TEMPWORK_JWT_SECRET": "x" * 32,
-            "TEMPWORK_STRIPE_API_KEY": "unused",
-            "TEMPWORK_STRIPE_WEBHOOK_SECRET": "unused",
-        },
+        env={**os.environ, **placeholder_settings_env(), "TEMPWORK_DATABASE_URL": database_url},
         check=True,
         capture_output=True,
     )
+
+
+def sandbox_settings(sandbox_url: str, **overrides: Any) -> Settings:
+    """Settings for activity tests: every provider pointed at a sandbox started with
+    `sandbox.testing.sandbox_config()`'s test credentials."""
+    from sandbox import testing as t
+
+    values: dict[str, Any] = {
+        "jwt_secret": SecretStr("x" * 32),
+        "verification_code_secret": SecretStr("code-secret-for-tests-only-000000"),
+        "stripe_api_key": SecretStr(t.TEST_STRIPE_API_KEY),
+        "stripe_webhook_secret": SecretStr(t.TEST_STRIPE_WEBHOOK_SECRET),
+        "stripe_api_base": f"{sandbox_url}/stripe",
+        "stripe_max_network_retries": 0,  # let Temporal's retry policy do the retrying
+        "sendgrid_api_key": SecretStr(t.TEST_SENDGRID_API_KEY),
+        "sendgrid_webhook_public_key": t.TEST_SENDGRID_VERIFICATION_KEY,
+        "sendgrid_api_base": f"{sandbox_url}/sendgrid",
+        "sendgrid_activity_feed_lag": timedelta(0),
+        "twilio_account_sid": t.TEST_TWILIO_ACCOUNT_SID,
+        "twilio_auth_token": SecretStr(t.TEST_TWILIO_AUTH_TOKEN),
+        "twilio_verify_service_sid": t.TEST_TWILIO_VERIFY_SERVICE_SID,
+        "twilio_from_number": t.TEST_TWILIO_PHONE_NUMBER,
+        "twilio_api_base": f"{sandbox_url}/twilio",
+        "checks_api_key": SecretStr(t.TEST_CHECKS_API_KEY),
+        "checks_webhook_secret": SecretStr(t.TEST_CHECKS_WEBHOOK_SECRET),
+        "checks_api_base": f"{sandbox_url}/checks",
+    }
+    return Settings(**(values | overrides))
 
 
 @pytest.fixture(scope="session")
@@ -108,14 +141,28 @@ class Infra:
 async def infra(database_url: str, temporal_env: WorkflowEnvironment) -> AsyncIterator[Infra]:
     # Imported here: only tests that need the full app pay for it.
     from api.main import create_app
-    from sandbox.testing import TEST_STRIPE_API_KEY, running_sandbox, sandbox_config, serve_asgi
+    from devstack.stack import DEV_TWILIO_FROM_NUMBER, new_secrets
+    from sandbox.testing import running_sandbox, sandbox_config, serve_asgi
     from workers.main import build_worker
 
     api_port = free_port()
     api_url = f"http://127.0.0.1:{api_port}"
-    webhook_secret = f"whsec_{secrets.token_hex(16)}"
+    keys = new_secrets()  # fresh credentials, shared by the app and the sandboxes
     config = sandbox_config(
-        stripe_webhook_url=f"{api_url}/webhooks/stripe", stripe_webhook_secret=webhook_secret
+        stripe_api_key=keys["TEMPWORK_STRIPE_API_KEY"],
+        stripe_webhook_secret=keys["TEMPWORK_STRIPE_WEBHOOK_SECRET"],
+        stripe_webhook_url=f"{api_url}/webhooks/stripe",
+        twilio_account_sid=keys["TEMPWORK_TWILIO_ACCOUNT_SID"],
+        twilio_auth_token=keys["TEMPWORK_TWILIO_AUTH_TOKEN"],
+        twilio_verify_service_sid=keys["TEMPWORK_TWILIO_VERIFY_SERVICE_SID"],
+        twilio_phone_number=DEV_TWILIO_FROM_NUMBER,
+        twilio_webhook_url=f"{api_url}/webhooks/twilio",
+        sendgrid_api_key=keys["TEMPWORK_SENDGRID_API_KEY"],
+        sendgrid_signing_key=keys["TEMPWORK_SANDBOX_SENDGRID_SIGNING_KEY"],
+        sendgrid_webhook_url=f"{api_url}/webhooks/sendgrid",
+        checks_api_key=keys["TEMPWORK_CHECKS_API_KEY"],
+        checks_webhook_secret=keys["TEMPWORK_CHECKS_WEBHOOK_SECRET"],
+        checks_webhook_url=f"{api_url}/webhooks/checks",
     )
     async with running_sandbox(config) as sandbox_url:
         settings = Settings(
@@ -123,11 +170,24 @@ async def infra(database_url: str, temporal_env: WorkflowEnvironment) -> AsyncIt
             temporal_address=temporal_env.client.service_client.config.target_host,
             temporal_task_queue=f"tempwork-test-{uuid.uuid4().hex[:8]}",
             api_public_url=api_url,
-            jwt_secret=SecretStr(secrets.token_urlsafe(48)),
-            stripe_api_key=SecretStr(TEST_STRIPE_API_KEY),
-            stripe_webhook_secret=SecretStr(webhook_secret),
+            jwt_secret=SecretStr(keys["TEMPWORK_JWT_SECRET"]),
+            verification_code_secret=SecretStr(keys["TEMPWORK_VERIFICATION_CODE_SECRET"]),
+            stripe_api_key=SecretStr(keys["TEMPWORK_STRIPE_API_KEY"]),
+            stripe_webhook_secret=SecretStr(keys["TEMPWORK_STRIPE_WEBHOOK_SECRET"]),
             stripe_api_base=f"{sandbox_url}/stripe",
             stripe_max_network_retries=0,
+            sendgrid_api_key=SecretStr(keys["TEMPWORK_SENDGRID_API_KEY"]),
+            sendgrid_webhook_public_key=keys["TEMPWORK_SENDGRID_WEBHOOK_PUBLIC_KEY"],
+            sendgrid_api_base=f"{sandbox_url}/sendgrid",
+            sendgrid_activity_feed_lag=timedelta(0),
+            twilio_account_sid=keys["TEMPWORK_TWILIO_ACCOUNT_SID"],
+            twilio_auth_token=SecretStr(keys["TEMPWORK_TWILIO_AUTH_TOKEN"]),
+            twilio_verify_service_sid=keys["TEMPWORK_TWILIO_VERIFY_SERVICE_SID"],
+            twilio_from_number=DEV_TWILIO_FROM_NUMBER,
+            twilio_api_base=f"{sandbox_url}/twilio",
+            checks_api_key=SecretStr(keys["TEMPWORK_CHECKS_API_KEY"]),
+            checks_webhook_secret=SecretStr(keys["TEMPWORK_CHECKS_WEBHOOK_SECRET"]),
+            checks_api_base=f"{sandbox_url}/checks",
         )
         engine = create_engine(settings)
         worker = build_worker(temporal_env.client, settings, engine)
@@ -138,21 +198,36 @@ async def infra(database_url: str, temporal_env: WorkflowEnvironment) -> AsyncIt
             await engine.dispose()
 
 
+class ApiClient(httpx.AsyncClient):
+    """The API over HTTP, and the provider sandboxes behind it: a test reads the code it was
+    "sent" from the sandbox outbox and finishes hosted checks there, as a person would with
+    their inbox, their phone and the provider's web page."""
+
+    def __init__(self, api_url: str, sandbox_url: str) -> None:
+        super().__init__(base_url=api_url, timeout=30)
+        self.sandbox_url = sandbox_url
+
+
 @pytest.fixture
-async def http(infra: Infra) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=infra.api_url, timeout=30) as client:
+async def http(infra: Infra) -> AsyncIterator[ApiClient]:
+    async with ApiClient(infra.api_url, infra.sandbox_url) as client:
         yield client
 
 
 class Person:
     """A registered, logged-in user of the API."""
 
-    def __init__(self, http: httpx.AsyncClient, user: dict[str, Any], token: str) -> None:
+    def __init__(self, http: ApiClient, user: dict[str, Any], token: str) -> None:
         self.http, self.user, self.token = http, user, token
+        self.phone: str | None = None
 
     @property
     def id(self) -> str:
         return str(self.user["id"])
+
+    @property
+    def email(self) -> str:
+        return str(self.user["email"])
 
     @property
     def auth(self) -> dict[str, str]:
@@ -166,8 +241,15 @@ class Person:
     async def get(self, path: str, **kw: Any) -> httpx.Response:
         return await self.http.get(path, headers=self.auth, **kw)
 
+    async def put(self, path: str, json: Any = None) -> httpx.Response:
+        return await self.http.put(path, json=json, headers=self.auth)
 
-async def sign_up(http: httpx.AsyncClient, role: str, name: str | None = None) -> Person:
+
+async def sign_up(
+    http: ApiClient, role: str, name: str | None = None, *, verified: bool = False
+) -> Person:
+    """Registers and logs in; ``verified`` also walks email, phone and identity verification
+    through the sandboxes (what a worker must do before applying)."""
     email = f"{role}-{uuid.uuid4().hex[:10]}@example.com"
     password = "correct horse battery staple"
     registered = await http.post(
@@ -182,7 +264,80 @@ async def sign_up(http: httpx.AsyncClient, role: str, name: str | None = None) -
     assert registered.status_code == 201, registered.text
     token = await http.post("/v1/auth/token", data={"username": email, "password": password})
     assert token.status_code == 200, token.text
-    return Person(http, registered.json(), token.json()["access_token"])
+    person = Person(http, registered.json(), token.json()["access_token"])
+    if verified:
+        await verify(person)
+    return person
+
+
+_phone_numbers = itertools.count(int.from_bytes(os.urandom(2), "big") * 10)
+
+
+def new_phone_number() -> str:
+    """A distinct US number per person in this run (never one of Twilio's magic numbers)."""
+    return f"+1415{next(_phone_numbers) % 10_000_000:07d}"
+
+
+async def sent_to(http: ApiClient, to: str, **params: Any) -> list[dict[str, Any]]:
+    """What the sandboxes delivered to this address or number, newest first."""
+    async with httpx.AsyncClient(base_url=http.sandbox_url) as sandbox:
+        response = await sandbox.get("/_sandbox/outbox", params={"to": to, **params})
+    response.raise_for_status()
+    return list(response.json()["data"])
+
+
+async def latest_code(http: ApiClient, to: str) -> str:
+    """The newest verification code sent to an email address or phone number."""
+
+    async def codes() -> list[dict[str, Any]]:
+        return [m for m in await sent_to(http, to) if m.get("code")]
+
+    found = await eventually(codes, bool)
+    return str(found[0]["code"])
+
+
+async def step_status(person: Person, step: str) -> str:
+    view = (await person.get("/v1/verifications")).json()
+    return str(next(s["status"] for s in view["steps"] if s["step"] == step))
+
+
+async def verify(person: Person, *, background: bool = False) -> None:
+    """Email, phone and identity (and the background check) the way a person does it."""
+    assert (await person.post("/v1/verifications/email")).status_code == 200
+    code = await latest_code(person.http, person.email)
+    confirmed = await person.post("/v1/verifications/email/confirm", {"code": code})
+    assert confirmed.status_code == 200, confirmed.text
+
+    person.phone = new_phone_number()
+    sent = await person.post("/v1/verifications/phone", {"phone_number": person.phone})
+    assert sent.status_code == 200, sent.text
+    code = await latest_code(person.http, person.phone)
+    confirmed = await person.post("/v1/verifications/phone/confirm", {"code": code})
+    assert confirmed.status_code == 200, confirmed.text
+
+    started = await person.post("/v1/verifications/identity")
+    assert started.status_code == 200, started.text
+    url = next(s["url"] for s in started.json()["steps"] if s["step"] == "identity")
+    submitted = await person.http.get(url, params={"outcome": "verified"})
+    assert submitted.status_code in (200, 303), submitted.text
+    await eventually(lambda: step_status(person, "identity"), lambda s: s == "verified")
+
+    if background:
+        await pass_background_check(person, "clear")
+
+
+async def pass_background_check(person: Person, result: str) -> dict[str, Any]:
+    """Starts the check and fills in the provider's form; answers the started step."""
+    started = await person.post(
+        "/v1/verifications/background", {"first_name": "Wes", "last_name": "Baker"}
+    )
+    assert started.status_code == 200, started.text
+    step = next(s for s in started.json()["steps"] if s["step"] == "background")
+    form = await person.http.get(step["url"], params={"complete": "1", "result": result})
+    assert form.status_code < 400, form.text
+    expected = "verified" if result == "clear" else "needs_review"
+    await eventually(lambda: step_status(person, "background"), lambda s: s == expected)
+    return dict(step)
 
 
 def problem(response: httpx.Response, status: int) -> dict[str, Any]:

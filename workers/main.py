@@ -1,7 +1,8 @@
 """The worker: which workflows and activities run on which task queue.
 
-One task queue serves everything today; the activities are grouped by vendor so a payments
-queue with its own rate limits can be split out later without touching workflow code.
+One task queue serves everything today; the activities are grouped by vendor (Stripe,
+SendGrid, Twilio, identity/background checks, our database) so a queue per provider with its
+own rate limits can be split out later without touching workflow code.
 
     python -m workers.main          (``make dev`` starts it for you)
 """
@@ -21,7 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.email import EmailActivities, sendgrid_client
+from activities.identity import IdentityActivities, checks_client
 from activities.payments import PaymentActivities, stripe_client
+from activities.sms import SmsActivities, twilio_client
 from activities.store import StoreActivities
 from core.db import create_engine
 from core.settings import Settings, get_settings
@@ -30,21 +34,27 @@ from workflows.contract import ContractWorkflow
 from workflows.job_posting import JobPostingWorkflow
 from workflows.payout_account import PayoutAccountWorkflow
 from workflows.reconciliation import ReconciliationWorkflow
+from workflows.verification import VerificationWorkflow
 
 WORKFLOWS: Sequence[type] = (
     JobPostingWorkflow,
     ContractWorkflow,
     PayoutAccountWorkflow,
     ReconciliationWorkflow,
+    VerificationWorkflow,
 )
 
 log = logging.getLogger("tempwork.worker")
 
 
 def activities(settings: Settings, engine: AsyncEngine) -> list[Any]:
+    stripe = stripe_client(settings)
     return [
-        *PaymentActivities(stripe_client(settings)).all(),
+        *PaymentActivities(stripe).all(),
         *StoreActivities(engine).all(),
+        *EmailActivities(sendgrid_client(settings), engine, settings).all(),
+        *SmsActivities(twilio_client(settings), engine, settings).all(),
+        *IdentityActivities(stripe, checks_client(settings)).all(),
     ]
 
 

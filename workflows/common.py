@@ -5,6 +5,7 @@ Deterministic code only: this module is imported inside Temporal's workflow sand
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -14,7 +15,12 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.email import EmailActivities
+    from activities.sms import SmsActivities
+    from activities.store import StoreActivities
     from models.errors import Rejection
+    from models.notices import Notice, NoticeDelivery
+    from models.store import NotificationRequest
 
 # Provider money calls. No attempt limit: the schedule-to-close timeout bounds them instead,
 # and it stays below Stripe's 24 h idempotency-key lifetime so every retry is still deduplicated.
@@ -42,10 +48,39 @@ NOTIFY_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=1),
     maximum_attempts=20,
 )
+# Email/SMS to a person: a provider outage is waited out for a few hours, then given up on
+# (the in-app notice is already there); the activity itself refuses to send twice.
+DELIVERY_TIMEOUT = timedelta(seconds=30)
+DELIVERY_DEADLINE = timedelta(hours=6)
+DELIVERY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+)
+
+# A provider call a person is waiting on over HTTP (send a code, start a check): a few quick
+# retries, then the API answers 503 and nothing was done twice.
+PROVIDER_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=500),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=5),
+)
+PERSON_WAITING_CALL_TIMEOUT = timedelta(seconds=10)
+PERSON_WAITING_DEADLINE = timedelta(seconds=30)
+# A provider call nobody waits on (cancel a session, file an adverse action): patient.
+BACKGROUND_CALL_TIMEOUT = timedelta(seconds=30)
+BACKGROUND_CALL_DEADLINE = timedelta(hours=6)
+
+# Patch: notices also go out by email and SMS (and the notices added with them are sent).
+# Histories recorded before it replay without those commands.
+NOTICES_BY_EMAIL_AND_SMS = "notices-by-email-and-sms"
 
 
-def reject(kind: Rejection, message: str) -> NoReturn:
-    """Rejects a command; the API turns ``kind`` into the HTTP status (see api/errors.py)."""
+def reject(kind: Rejection, message: str, **details: Any) -> NoReturn:
+    """Rejects a command; the API turns ``kind`` into the HTTP status (see api/errors.py) and
+    ``details`` (e.g. ``retry_after_seconds``, ``missing_steps``) into problem fields."""
+    if details:
+        raise ApplicationError(message, details, type=kind.value, non_retryable=True)
     raise ApplicationError(message, type=kind.value, non_retryable=True)
 
 
@@ -70,6 +105,62 @@ async def notify(fn: Callable[..., Any], notice: Any) -> None:
         start_to_close_timeout=STORE_TIMEOUT,
         retry_policy=NOTIFY_RETRY,
     )
+
+
+class Notifier:
+    """Tells a person something: the in-app notice is recorded before ``send`` returns; the
+    email and the SMS are *started* and tracked, so a command never waits on SendGrid or
+    Twilio (and an outage never holds a contract up). Call ``drain`` before the workflow
+    ends or continues as new. Every delivery is keyed by ``dedupe_key``: a retry, a replay
+    or a crash never sends it twice."""
+
+    def __init__(self) -> None:
+        self._in_flight: set[asyncio.Task[Any]] = set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    async def send(self, user_id: Any, notice: Notice, dedupe_key: str) -> None:
+        await notify(
+            StoreActivities.notify,
+            NotificationRequest(
+                user_id=user_id,
+                kind=notice.kind,
+                subject=notice.subject,
+                body=notice.body,
+                dedupe_key=dedupe_key,
+            ),
+        )
+        if workflow.patched(NOTICES_BY_EMAIL_AND_SMS):
+            self.deliver(NoticeDelivery(user_id=user_id, dedupe_key=dedupe_key, notice=notice))
+
+    def deliver(self, delivery: NoticeDelivery) -> None:
+        """Email (and SMS, when the notice has a text version) without the in-app notice."""
+        channels: list[tuple[Callable[..., Any], str]] = [(EmailActivities.send_notice, "email")]
+        if delivery.notice.sms:
+            channels.append((SmsActivities.send_notice, "SMS"))
+        for activity, channel in channels:
+            task = workflow.start_activity_method(
+                activity,
+                delivery,
+                start_to_close_timeout=DELIVERY_TIMEOUT,
+                schedule_to_close_timeout=DELIVERY_DEADLINE,
+                retry_policy=DELIVERY_RETRY,
+                summary=f"{channel}: {delivery.notice.subject}",
+            )
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # Given up after DELIVERY_DEADLINE; the in-app notice stands, support sees the
+            # delivery row. Nothing to undo.
+            workflow.logger.warning("a notification was not delivered: %s", task.exception())
+
+    async def drain(self) -> None:
+        await workflow.wait_condition(lambda: not self._in_flight)
 
 
 def remaining(until: datetime) -> timedelta:

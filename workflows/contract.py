@@ -32,8 +32,9 @@ from workflows.common import (
     FUNDING_TIMEOUT,
     MONEY_CALL_TIMEOUT,
     MONEY_STEP_DEADLINE,
+    NOTICES_BY_EMAIL_AND_SMS,
     PAYMENT_RETRY,
-    notify,
+    Notifier,
     remaining,
     store,
 )
@@ -41,6 +42,7 @@ from workflows.common import (
 with workflow.unsafe.imports_passed_through():
     from activities.payments import PaymentActivities
     from activities.store import StoreActivities
+    from models import notices
     from models import search_attributes as sa
     from models.common import Role
     from models.contracts import (
@@ -71,7 +73,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.errors import Rejection
     from models.ledger import LedgerTransaction
-    from models.money import format_cents, platform_fee_cents
+    from models.money import platform_fee_cents
+    from models.notices import Notice
     from models.payments import (
         ConfirmPaymentRequest,
         EscrowIntentRequest,
@@ -80,7 +83,6 @@ with workflow.unsafe.imports_passed_through():
         TransferRequest,
     )
     from models.store import (
-        NotificationRequest,
         PayoutDestinationRequest,
         RevealReviews,
         ReviewRecord,
@@ -99,6 +101,7 @@ class ContractWorkflow:
         self._payout_account_signalled = False
         self._releasing: set[int] = set()  # milestones whose transfer is in flight
         self._resolving = False  # a dispute resolution is moving money right now
+        self._notifier = Notifier()
 
     @property
     def _id(self) -> str:
@@ -113,9 +116,8 @@ class ContractWorkflow:
         if self.state.version == 0:
             await self._notify(
                 self.state.worker_id,
+                notices.offer_made(self.state.job_title, self.state.offer_expires_at),
                 "offer",
-                "You have a new contract offer",
-                f"Accept or decline by {self.state.offer_expires_at:%Y-%m-%d %H:%M} UTC.",
             )
             await self._progress()
 
@@ -136,6 +138,7 @@ class ContractWorkflow:
             await self._collect_blind_reviews()
 
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._notifier.drain()
         return self._result()
 
     async def _await_worker_answer(self) -> None:
@@ -148,10 +151,7 @@ class ContractWorkflow:
         except TimeoutError:
             await self._end(ContractStage.EXPIRED, "the worker did not answer the offer in time")
             await self._notify(
-                self.state.client_id,
-                "offer-expired",
-                "Your offer expired",
-                f"The worker did not answer the offer for “{self.state.job_title}”.",
+                self.state.client_id, notices.offer_expired(self.state.job_title), "offer-expired"
             )
 
     async def _cancel_if_never_funded(self) -> None:
@@ -172,12 +172,7 @@ class ContractWorkflow:
                     m.status = MilestoneStatus.CANCELLED
                 await self._end(ContractStage.CANCELLED, "not funded within the funding deadline")
                 for party in (self.state.client_id, self.state.worker_id):
-                    await self._notify(
-                        party,
-                        "cancelled-unfunded",
-                        "Contract cancelled",
-                        "No milestone was funded in time, so the contract was cancelled.",
-                    )
+                    await self._notify(party, notices.cancelled_unfunded(), "cancelled-unfunded")
 
     async def _milestone_lifecycle(self, m: Milestone) -> None:
         """One milestone from funding to settlement; status-driven so it resumes anywhere."""
@@ -223,10 +218,8 @@ class ContractWorkflow:
                     m.reminders_sent += 1
                     await self._notify(
                         self.state.client_id,
+                        notices.approval_reminder(m.number, m.title, m.auto_release_at),
                         f"approval-reminder-{m.number}-{submission}-{m.reminders_sent}",
-                        f"Milestone {m.number} is waiting for your review",
-                        f"“{m.title}” will be released to the worker automatically on "
-                        f"{m.auto_release_at:%Y-%m-%d %H:%M} UTC unless you approve or request changes.",
                     )
                     await self._progress()
                 else:
@@ -296,9 +289,8 @@ class ContractWorkflow:
         await self._progress()
         await self._notify(
             self.state.worker_id,
+            notices.release_done(m.number, gross - fee, self.state.currency),
             f"released-{m.number}",
-            f"Milestone {m.number} paid",
-            f"{format_cents(gross - fee, self.state.currency)} is on its way to your payout account.",
         )
 
     async def _payout_account(self) -> str:
@@ -324,9 +316,8 @@ class ContractWorkflow:
             waited = now - since
             await self._notify(
                 self.state.worker_id,
+                notices.payout_account_needed(),
                 f"payout-account-needed-{waited // policy.payout_account_reminder_every}",
-                "Set up your payout account to get paid",
-                "A payment is waiting for you: connect a payout account to receive it.",
             )
             if waited >= policy.payout_account_support_after and not self.state.needs_support:
                 await self._needs_support(f"{_NO_PAYOUT_ACCOUNT} for {waited.days} days")
@@ -353,11 +344,7 @@ class ContractWorkflow:
         await self._progress()
         for party in (self.state.client_id, self.state.worker_id):
             await self._notify(
-                party,
-                "review-invite",
-                "Contract completed — leave a review",
-                f"Reviews are blind until both are in, or until "
-                f"{self.state.reviews_close_at:%Y-%m-%d %H:%M} UTC.",
+                party, notices.review_invite(self.state.reviews_close_at), "review-invite"
             )
 
     async def _collect_blind_reviews(self) -> None:
@@ -391,9 +378,8 @@ class ContractWorkflow:
         await self._progress()
         await self._notify(
             self.state.client_id,
+            notices.offer_accepted(self.state.funding_deadline_at),
             "offer-accepted",
-            "Your offer was accepted",
-            f"Fund milestone 1 by {self.state.funding_deadline_at:%Y-%m-%d %H:%M} UTC to start.",
         )
         return self.state
 
@@ -408,10 +394,7 @@ class ContractWorkflow:
             m.status = MilestoneStatus.CANCELLED
         await self._end(ContractStage.DECLINED, cmd.reason or "declined by the worker")
         await self._notify(
-            self.state.client_id,
-            "offer-declined",
-            "Your offer was declined",
-            cmd.reason or "The worker declined the offer.",
+            self.state.client_id, notices.offer_declined(cmd.reason), "offer-declined"
         )
         return self.state
 
@@ -477,10 +460,8 @@ class ContractWorkflow:
         await self._progress()
         await self._notify(
             self.state.client_id,
+            notices.work_submitted(m.number, m.auto_release_at),
             f"submitted-{m.number}-{m.submission_count}",
-            f"Work submitted for milestone {m.number}",
-            f"Approve or request changes by {m.auto_release_at:%Y-%m-%d %H:%M} UTC, "
-            "or it is released automatically.",
         )
         return self.state
 
@@ -515,9 +496,8 @@ class ContractWorkflow:
         await self._progress()
         await self._notify(
             self.state.worker_id,
+            notices.changes_requested(m.number, cmd.reason),
             f"changes-{m.number}-{m.submission_count}",
-            f"Changes requested on milestone {m.number}",
-            cmd.reason,
         )
         return self.state
 
@@ -563,9 +543,8 @@ class ContractWorkflow:
         for party in (self.state.client_id, self.state.worker_id):
             await self._notify(
                 party,
+                notices.dispute_opened(),
                 f"dispute-opened-{self.state.dispute.opened_at:%s}",
-                "A dispute was opened",
-                "Money and deadlines are frozen until support resolves it.",
             )
         return self.state
 
@@ -607,6 +586,12 @@ class ContractWorkflow:
         self.state.needs_support, self.state.support_reason = False, None
         self._resolving = False
         await self._progress()
+        if workflow.patched(NOTICES_BY_EMAIL_AND_SMS):  # a notice older runs never sent
+            resolved = notices.dispute_resolved(
+                cmd.release_cents, cmd.refund_cents, self.state.currency
+            )
+            for party in (self.state.client_id, self.state.worker_id):
+                await self._notify(party, resolved, f"dispute-resolved-{dispute.resolved_at:%s}")
         return self.state
 
     @resolve_dispute.validator
@@ -759,9 +744,8 @@ class ContractWorkflow:
         await self._progress()
         await self._notify(
             self.state.worker_id,
+            notices.milestone_funded(m.number, m.amount_cents, self.state.currency),
             f"funded-{m.number}",
-            f"Milestone {m.number} funded",
-            f"{format_cents(m.amount_cents, self.state.currency)} is in escrow: you can start.",
         )
 
     async def _refund(self, m: Milestone, amount: int, *, settle: bool = True) -> None:
@@ -802,9 +786,8 @@ class ContractWorkflow:
         )
         await self._notify(
             self.state.client_id,
+            notices.refund_sent(m.number, refund.amount_cents, self.state.currency),
             f"refund-{m.number}",
-            f"Refund for milestone {m.number}",
-            f"{format_cents(refund.amount_cents, self.state.currency)} is on its way back to your card.",
         )
 
     async def _ledger(self, tx: LedgerTransaction) -> None:
@@ -816,17 +799,9 @@ class ContractWorkflow:
         self.state.support_reason = why
         await self._progress()
 
-    async def _notify(self, user_id: Any, kind: str, subject: str, body: str) -> None:
-        await notify(
-            StoreActivities.notify,
-            NotificationRequest(
-                user_id=user_id,
-                kind=kind.split("-")[0],
-                subject=subject,
-                body=body,
-                dedupe_key=f"{self._id}:{kind}",
-            ),
-        )
+    async def _notify(self, user_id: Any, notice: Notice, step: str) -> None:
+        """In the app at once; by email/SMS in the background (see ``Notifier``)."""
+        await self._notifier.send(user_id, notice, f"{self._id}:{step}")
 
     async def _end(self, stage: ContractStage, reason: str) -> None:
         self.state.stage = stage

@@ -17,12 +17,13 @@ from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.workflow import ParentClosePolicy
 
-from workflows.common import reject, remaining, store
+from workflows.common import NOTICES_BY_EMAIL_AND_SMS, Notifier, reject, remaining, store
 
 with workflow.unsafe.imports_passed_through():
     # Only the Contract's definition is used here (to start it as a child), so it is shared
     # rather than re-imported into every job's sandbox.
     from activities.store import StoreActivities
+    from models import notices
     from models import search_attributes as sa
     from models.common import Actor, Role
     from models.contracts import ContractInput
@@ -59,8 +60,10 @@ class JobPostingWorkflow:
             created_at=input.created_at,
             expires_at=input.created_at + input.expires_after,
             min_verification_level=input.min_verification_level,
+            required_verifications=input.required_verifications,
             **input.job.model_dump(),
         )
+        self._notifier = Notifier()
 
     # --- the process ------------------------------------------------------------------------
 
@@ -79,10 +82,12 @@ class JobPostingWorkflow:
                 await self._close(CloseReason.EXPIRED)
             if self.state.status is JobStatus.OPEN and self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
+                await self._notifier.drain()
                 workflow.continue_as_new(
                     self.input.model_copy(update={"carried_state": self.state})
                 )
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._notifier.drain()
         return self.state
 
     # --- commands ---------------------------------------------------------------------------
@@ -107,6 +112,12 @@ class JobPostingWorkflow:
         )
         self.state.applications[str(cmd.application_id)] = application
         await self._project(application)
+        if workflow.patched(NOTICES_BY_EMAIL_AND_SMS):  # a notice older runs never sent
+            await self._notifier.send(
+                self.state.client_id,
+                notices.application_received(self.state.title, len(self.state.applications)),
+                f"{workflow.info().workflow_id}:application:{cmd.application_id}",
+            )
         return application
 
     @apply.validator
@@ -123,6 +134,15 @@ class JobPostingWorkflow:
                 Rejection.NOT_VERIFIED,
                 f"applying needs verification level {self.state.min_verification_level}, "
                 f"yours is {cmd.verification_level}",
+            )
+        missing = [s for s in self.state.required_verifications if s not in cmd.verified_steps]
+        if missing:
+            where = " (this job is on site)" if self.state.on_site else ""
+            reject(
+                Rejection.NOT_VERIFIED,
+                f"to apply{where}, finish verifying: {', '.join(missing)} "
+                "(GET /v1/verifications says what to do next)",
+                missing_steps=missing,
             )
 
     @workflow.update(name="shortlist")

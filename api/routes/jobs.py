@@ -70,7 +70,7 @@ async def post_job(
             job=body,
             created_at=datetime.now(UTC),
             expires_after=settings.job_expiry,
-            min_verification_level=settings.min_verification_level_to_apply,
+            required_verifications=settings.verifications_required(on_site=body.on_site),
         )
         start = WithStartWorkflowOperation(
             JobPostingWorkflow.run,
@@ -164,6 +164,7 @@ async def apply_to_job(
         application_id=uuid.uuid4(),
         cover_letter=body.cover_letter,
         verification_level=user.verification_level,
+        verified_steps=user.verified_steps,
     )
     handle = temporal.get_workflow_handle(job_workflow_id(job_id))
     async with workflow_errors("job"):

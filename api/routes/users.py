@@ -13,7 +13,7 @@ from api.deps import CurrentUser, EngineDep
 from api.errors import NotFound
 from models.common import Role
 from models.tables import NOTIFICATIONS, REVIEWS, USERS
-from models.users import UserPublic
+from models.users import NotificationPreferences, UserPublic
 
 router = APIRouter(prefix="/v1", tags=["users"])
 
@@ -92,3 +92,33 @@ async def my_notifications(
             )
         ).mappings()
         return [NotificationOut.model_validate(dict(r)) for r in rows]
+
+
+@router.get("/me/notification-preferences", response_model=NotificationPreferences)
+async def my_notification_preferences(
+    user: CurrentUser, engine: EngineDep
+) -> NotificationPreferences:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                sa.select(USERS.c.email_notifications, USERS.c.sms_notifications).where(
+                    USERS.c.id == user.id
+                )
+            )
+        ).one()
+    return NotificationPreferences(email=row.email_notifications, sms=row.sms_notifications)
+
+
+@router.put("/me/notification-preferences", response_model=NotificationPreferences)
+async def set_notification_preferences(
+    body: NotificationPreferences, user: CurrentUser, engine: EngineDep
+) -> NotificationPreferences:
+    """Turn email or text-message notices on or off (replying STOP to a text turns texts off
+    too, START back on). In-app notices always stay."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.update(USERS)
+            .where(USERS.c.id == user.id)
+            .values(email_notifications=body.email, sms_notifications=body.sms)
+        )
+    return body

@@ -1,45 +1,53 @@
-"""Background-check provider sandbox (Checkr-style): to be built."""
+"""A local stand-in for the background-check provider, modelled on Checkr's API and spoken to
+with httpx (HTTP Basic, the API key as user name), as the app does.
+
+Served at `/checks` (`/checks/v1/...` is Checkr's `https://api.checkr.com/v1/...`), with the
+hosted invitation pages at `/checks/invitations/{token}` and control endpoints at
+`/_sandbox/checks`. See README.md for what is simulated.
+"""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from fastapi import APIRouter
 
 from ..faults import FaultInjector
 from ..store import Database
+from .api import api_router
+from .control import control_router
+from .hosted import hosted_router
+from .jobs import register_jobs
+from .state import ChecksSettings, ChecksState
 
-
-@dataclass(frozen=True)
-class ChecksSettings:
-    api_key: str
-    webhook_secret: str  # HMAC-SHA256 key of the `X-Checkr-Signature` header
-    webhook_url: str | None
-    public_url: str  # the sandbox's own base address (hosted invitation pages)
-    report_delay_seconds: float  # from a completed invitation to the finished report
-    webhook_retry_delays: tuple[float, ...]
+__all__ = ["ChecksSandbox", "ChecksSettings", "ChecksState", "create_checks_sandbox"]
 
 
 class ChecksSandbox:
+    """The check provider as the app mounts it (`/checks`, `/_sandbox/checks`)."""
+
     name = "checks"
 
     def __init__(self, settings: ChecksSettings, db: Database, faults: FaultInjector) -> None:
         self.settings, self.db, self.faults = settings, db, faults
+        self.state = ChecksState(settings, db, faults)
+        register_jobs(self.state)
 
     def api_router(self) -> APIRouter:
-        return APIRouter()
+        router = APIRouter()
+        router.include_router(hosted_router(self.state))
+        router.include_router(api_router(self.state))
+        return router
 
     def control_router(self) -> APIRouter:
-        return APIRouter()
+        return control_router(self.state)
 
     async def start(self) -> None:
-        pass
+        await self.state.start()
 
     async def stop(self) -> None:
-        pass
+        await self.state.stop()
 
     def reset(self) -> None:
-        pass
+        self.state.reset()
 
 
 def create_checks_sandbox(

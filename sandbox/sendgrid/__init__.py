@@ -1,51 +1,50 @@
-"""SendGrid sandbox (Mail Send, Email Activity, signed Event Webhook): to be built."""
+"""A local stand-in for the SendGrid v3 API subset Tempwork uses: Mail Send, Email Activity and
+the signed Event Webhook, spoken to by the official SDK with only its host changed::
+
+    sendgrid.SendGridAPIClient(api_key, host=f"{sandbox_url}/sendgrid")
+
+See README.md beside this file for what is simulated, the test addresses and control endpoints.
+"""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from fastapi import APIRouter
 
 from ..faults import FaultInjector
 from ..outbox import Outbox
 from ..store import Database
+from .api import api_router
+from .control import control_router
+from .state import SendGridSandbox, SendGridSettings
+
+__all__ = ["SendGridProvider", "SendGridSandbox", "SendGridSettings", "create_sendgrid_sandbox"]
 
 
-@dataclass(frozen=True)
-class SendGridSettings:
-    api_key: str
-    # The Event Webhook's ECDSA P-256 private key, base64 of its DER (PKCS#8) encoding; the app
-    # holds the public half, as SendGrid's "verification key".
-    signing_key: str
-    event_webhook_url: str | None
-    webhook_retry_delays: tuple[float, ...]
+class SendGridProvider:
+    """The SendGrid sandbox as the app mounts it (`/sendgrid`, `/_sandbox/sendgrid`)."""
 
-
-class SendGridSandbox:
     name = "sendgrid"
 
-    def __init__(
-        self, settings: SendGridSettings, db: Database, faults: FaultInjector, outbox: Outbox
-    ) -> None:
-        self.settings, self.db, self.faults, self.outbox = settings, db, faults, outbox
+    def __init__(self, sandbox: SendGridSandbox) -> None:
+        self.sandbox = sandbox
 
     def api_router(self) -> APIRouter:
-        return APIRouter()
+        return api_router(self.sandbox)
 
     def control_router(self) -> APIRouter:
-        return APIRouter()
+        return control_router(self.sandbox)
 
     async def start(self) -> None:
-        pass
+        await self.sandbox.start()
 
     async def stop(self) -> None:
-        pass
+        await self.sandbox.stop()
 
     def reset(self) -> None:
-        pass
+        self.sandbox.reset()
 
 
 def create_sendgrid_sandbox(
     settings: SendGridSettings, db: Database, faults: FaultInjector, outbox: Outbox
-) -> SendGridSandbox:
-    return SendGridSandbox(settings, db, faults, outbox)
+) -> SendGridProvider:
+    return SendGridProvider(SendGridSandbox(settings, db, faults, outbox))

@@ -36,9 +36,7 @@ def public_key_of(signing_key: str) -> str:
     public = (
         load_private_key(signing_key)
         .public_key()
-        .public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     return base64.b64encode(public).decode()
 

@@ -14,6 +14,7 @@ from ..faults import FaultInjector
 from ..store import Database
 from .api import api_router
 from .control import control_router
+from .identity_page import identity_router
 from .jobs import register_jobs
 from .onboarding import onboarding_router
 from .state import API_VERSION, StripeSandbox, StripeSettings
@@ -38,9 +39,11 @@ def create_stripe_sandbox(
 
 
 def stripe_router(sandbox: StripeSandbox) -> APIRouter:
-    """Everything under `/stripe`: the hosted onboarding pages, then the catch-all `/v1` API."""
+    """Everything under `/stripe`: the hosted onboarding and identity pages, then the catch-all
+    `/v1` API."""
     router = APIRouter()
     router.include_router(onboarding_router(sandbox))
+    router.include_router(identity_router(sandbox))
     router.include_router(api_router(sandbox))
     return router
 

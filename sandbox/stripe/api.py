@@ -31,6 +31,7 @@ from .resources import (
     charges,
     disputes,
     events,
+    identity,
     payment_intents,
     payment_methods,
     refunds,
@@ -52,6 +53,7 @@ for _module in (
     disputes,
     events,
     balance,
+    identity,
 ):
     ROUTES.extend(_module.routes)
 

@@ -22,6 +22,8 @@ NOUNS = {
     "dispute": "dispute",
     "event": "event",
     "balance_transaction": "balance transaction",
+    "identity.verification_report": "verification_report",
+    "identity.verification_session": "verification_session",
 }
 
 

@@ -1,7 +1,7 @@
 """Sandbox-only control endpoints (`/_sandbox/stripe/...`) for tests and demos.
 
-They do what Stripe or a cardholder would do on their own (finish onboarding, open or decide
-a dispute) and let tests look inside (deliveries, objects, what an idempotency key produced).
+They do what Stripe, a cardholder or a worker would do on their own (finish onboarding, open or
+decide a dispute, submit an identity document) and let tests look inside (deliveries, objects, what an idempotency key produced).
 Unauthenticated on purpose: the sandbox binds to 127.0.0.1.
 """
 
@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from ..store import JSON
 from .context import Ctx
 from .render import public
-from .resources import accounts, disputes
+from .resources import accounts, disputes, identity_checks
 from .state import StripeSandbox
 
 # Object kinds a client can see (internal bookkeeping kinds start with "_").
@@ -25,6 +25,8 @@ PUBLIC_KINDS = (
     "charge",
     "dispute",
     "event",
+    "identity.verification_report",
+    "identity.verification_session",
     "payment_intent",
     "payment_method",
     "refund",
@@ -38,6 +40,10 @@ class DisputeDecision(BaseModel):
 
 class NewDispute(BaseModel):
     reason: str = "fraudulent"
+
+
+class IdentityFailure(BaseModel):
+    code: str | None = None  # a `last_error.code`; the session type's usual failure if omitted
 
 
 def control_router(sandbox: StripeSandbox) -> APIRouter:
@@ -90,6 +96,30 @@ def control_router(sandbox: StripeSandbox) -> APIRouter:
         with sandbox.store.db.atomic():
             dispute = disputes.decide(ctx(), dispute, decision.outcome)
         return public(dispute)
+
+    @router.post("/identity/verification_sessions/{session_id}/verify")
+    async def verify_identity(session_id: str) -> Any:
+        """As the user submitting a valid document: processing now, verified shortly after."""
+        return submit_identity(session_id, "verified", None)
+
+    @router.post("/identity/verification_sessions/{session_id}/fail")
+    async def fail_identity(session_id: str, body: IdentityFailure | None = None) -> Any:
+        """As the user submitting a document that fails with `code` (back to requires_input)."""
+        session = existing(identity_checks.SESSION, session_id)
+        code = (body or IdentityFailure()).code or identity_checks.default_error(session)
+        if code not in identity_checks.ERROR_REASONS:
+            raise HTTPException(
+                422, f"code must be one of {', '.join(identity_checks.ERROR_REASONS)}"
+            )
+        return submit_identity(session_id, "requires_input", code)
+
+    def submit_identity(session_id: str, outcome: str, code: str | None) -> Any:
+        session = existing(identity_checks.SESSION, session_id)
+        if session["status"] != "requires_input" or session["redaction"] is not None:
+            raise HTTPException(409, f"The session is {session['status']}, not requires_input")
+        with sandbox.store.db.atomic():
+            identity_checks.submit(ctx(), session, outcome, code)
+        return public(session)
 
     @router.get("/webhooks")
     async def webhook_deliveries() -> Any:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..faults import FaultInjector
+from ..scheduler import Scheduler
 from ..store import Database, ObjectStore
 from .idempotency import stripe_idempotency_keys
-from .scheduler import Scheduler
 from .webhooks import StripeWebhooks
 
 # The API version the installed SDK pins; events carry it like a real account's default.
@@ -22,6 +22,9 @@ class StripeSettings:
     public_url: str
     dispute_delay_seconds: float
     webhook_retry_delays: tuple[float, ...]
+    # From a submitted identity document to its verdict (Stripe: "most checks take under a
+    # minute"); also how long a redaction stays `processing`.
+    identity_delay_seconds: float = 0.2
 
 
 class StripeSandbox:

@@ -1,52 +1,55 @@
-"""Twilio sandbox (Messages, Verify, inbound messages): to be built — see sandbox/README.md."""
+"""A local stand-in for the Twilio APIs Tempwork uses (Messages, Verify, inbound texts), spoken
+to by the official SDK with only the host changed (see sandbox/twilio/README.md)::
+
+    Client(account_sid, auth_token,
+           http_client=core.twilio_http.TwilioHttpClient(api_base=f"{url}/twilio"))
+"""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from fastapi import APIRouter
 
 from ..faults import FaultInjector
 from ..outbox import Outbox
 from ..store import Database
+from .api import api_router
+from .control import control_router
+from .state import API_VERSION, TwilioSandbox, TwilioSettings
+
+__all__ = [
+    "API_VERSION",
+    "TwilioProvider",
+    "TwilioSandbox",
+    "TwilioSettings",
+    "create_twilio_sandbox",
+]
 
 
-@dataclass(frozen=True)
-class TwilioSettings:
-    account_sid: str
-    auth_token: str
-    verify_service_sid: str  # the Verify service the app is configured with (pre-created)
-    phone_number: str  # the platform's SMS sender number (E.164)
-    inbound_webhook_url: str | None  # where replies (e.g. STOP) to phone_number are POSTed
-    public_url: str  # the sandbox's own base address
-    webhook_retry_delays: tuple[float, ...]
+class TwilioProvider:
+    """The Twilio sandbox as the app mounts it (`/twilio`, `/_sandbox/twilio`)."""
 
-
-class TwilioSandbox:
     name = "twilio"
 
-    def __init__(
-        self, settings: TwilioSettings, db: Database, faults: FaultInjector, outbox: Outbox
-    ) -> None:
-        self.settings, self.db, self.faults, self.outbox = settings, db, faults, outbox
+    def __init__(self, sandbox: TwilioSandbox) -> None:
+        self.sandbox = sandbox
 
     def api_router(self) -> APIRouter:
-        return APIRouter()
+        return api_router(self.sandbox)
 
     def control_router(self) -> APIRouter:
-        return APIRouter()
+        return control_router(self.sandbox)
 
     async def start(self) -> None:
-        pass
+        await self.sandbox.start()
 
     async def stop(self) -> None:
-        pass
+        await self.sandbox.stop()
 
     def reset(self) -> None:
-        pass
+        self.sandbox.reset()
 
 
 def create_twilio_sandbox(
     settings: TwilioSettings, db: Database, faults: FaultInjector, outbox: Outbox
-) -> TwilioSandbox:
-    return TwilioSandbox(settings, db, faults, outbox)
+) -> TwilioProvider:
+    return TwilioProvider(TwilioSandbox(settings, db, faults, outbox))

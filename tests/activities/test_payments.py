@@ -10,12 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.payments import PaymentActivities, stripe_client
-from core.settings import Settings
 from models.errors import Rejection
 from models.payments import (
     ConfirmPaymentRequest,
@@ -25,7 +23,8 @@ from models.payments import (
     RefundRequest,
     TransferRequest,
 )
-from sandbox.testing import TEST_STRIPE_API_KEY, running_sandbox
+from sandbox.testing import running_sandbox
+from tests.conftest import sandbox_settings
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +35,7 @@ async def sandbox() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def payments(sandbox: str) -> AsyncIterator[PaymentActivities]:
-    settings = Settings(
-        jwt_secret=SecretStr("x" * 32),
-        stripe_api_key=SecretStr(TEST_STRIPE_API_KEY),
-        stripe_webhook_secret=SecretStr("whsec_unused"),
-        stripe_api_base=f"{sandbox}/stripe",
-        stripe_max_network_retries=0,  # let Temporal's retry policy do the retrying
-    )
+    settings = sandbox_settings(sandbox)
     yield PaymentActivities(stripe_client(settings))
     async with httpx.AsyncClient() as http:
         await http.delete(f"{sandbox}/_sandbox/faults")

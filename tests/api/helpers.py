@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import Person, sign_up
+from tests.conftest import ApiClient, Person, sign_up
 
 
 async def post_job(client: Person, **overrides: Any) -> dict[str, Any]:
@@ -40,9 +40,10 @@ async def hire(
     return dict(response.json())
 
 
-async def contract_offer(http: httpx.AsyncClient, amounts: list[int]) -> tuple[Person, Person, str]:
-    """A client posts a job, a worker applies and is hired: returns (client, worker, contract id)."""
-    client, worker = await sign_up(http, "client"), await sign_up(http, "worker")
+async def contract_offer(http: ApiClient, amounts: list[int]) -> tuple[Person, Person, str]:
+    """A client posts a job, a verified worker applies and is hired: returns
+    (client, worker, contract id)."""
+    client, worker = await sign_up(http, "client"), await sign_up(http, "worker", verified=True)
     job = await post_job(client)
     application = await apply(worker, job["id"])
     contract = await hire(client, job["id"], application["id"], amounts)

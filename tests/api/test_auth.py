@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
-
-from tests.conftest import problem, sign_up
+from tests.conftest import ApiClient, problem, sign_up
 
 
-async def test_register_login_and_me(http: httpx.AsyncClient) -> None:
+async def test_register_login_and_me(http: ApiClient) -> None:
     worker = await sign_up(http, "worker", "Wes")
     me = await worker.get("/v1/me")
     assert me.status_code == 200
@@ -15,7 +13,7 @@ async def test_register_login_and_me(http: httpx.AsyncClient) -> None:
     assert "password" not in me.text and "password_hash" not in me.text
 
 
-async def test_email_is_unique_regardless_of_case(http: httpx.AsyncClient) -> None:
+async def test_email_is_unique_regardless_of_case(http: ApiClient) -> None:
     person = await sign_up(http, "client")
     again = await http.post(
         "/v1/auth/register",
@@ -29,7 +27,7 @@ async def test_email_is_unique_regardless_of_case(http: httpx.AsyncClient) -> No
     problem(again, 409)
 
 
-async def test_wrong_password_unknown_user_and_bad_tokens_are_401(http: httpx.AsyncClient) -> None:
+async def test_wrong_password_unknown_user_and_bad_tokens_are_401(http: ApiClient) -> None:
     person = await sign_up(http, "client")
     wrong = await http.post(
         "/v1/auth/token", data={"username": person.user["email"], "password": "nope-nope-nope"}
@@ -43,7 +41,7 @@ async def test_wrong_password_unknown_user_and_bad_tokens_are_401(http: httpx.As
     assert problem(bad, 401) and bad.headers["www-authenticate"] == "Bearer"
 
 
-async def test_staff_roles_cannot_be_self_registered(http: httpx.AsyncClient) -> None:
+async def test_staff_roles_cannot_be_self_registered(http: ApiClient) -> None:
     response = await http.post(
         "/v1/auth/register",
         json={

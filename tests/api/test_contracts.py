@@ -6,10 +6,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from tests.api.helpers import contract_offer, fund
-from tests.conftest import Infra, Person, eventually, problem
+from tests.conftest import ApiClient, Infra, Person, eventually, problem
 
 
 async def contract(person: Person, contract_id: str) -> dict[str, Any]:
@@ -22,7 +20,7 @@ def released(number: int) -> Callable[[dict[str, Any]], bool]:
     return lambda c: bool(c["milestones"][number - 1]["status"] == "released")
 
 
-async def connect_payout_account(http: httpx.AsyncClient, worker: Person) -> dict[str, Any]:
+async def connect_payout_account(http: ApiClient, worker: Person) -> dict[str, Any]:
     """The worker connects Stripe Express and finishes the hosted onboarding page."""
     started = await worker.post("/v1/payout-account")
     assert started.status_code == 200, started.text
@@ -36,9 +34,7 @@ async def connect_payout_account(http: httpx.AsyncClient, worker: Person) -> dic
     return dict(ready.json())
 
 
-async def test_a_contract_from_offer_to_revealed_reviews(
-    http: httpx.AsyncClient, infra: Infra
-) -> None:
+async def test_a_contract_from_offer_to_revealed_reviews(http: ApiClient, infra: Infra) -> None:
     client, worker, cid = await contract_offer(http, [40_000, 60_000])
     await connect_payout_account(http, worker)
 
@@ -108,7 +104,7 @@ async def test_a_contract_from_offer_to_revealed_reviews(
     assert sorted(t["amount"] for t in transfers) == [36_000, 54_000]
 
 
-async def test_who_may_do_what(http: httpx.AsyncClient) -> None:
+async def test_who_may_do_what(http: ApiClient) -> None:
     client, worker, cid = await contract_offer(http, [10_000])
     outsider = await contract_offer(http, [5_000])
     stranger = outsider[0]
@@ -143,9 +139,7 @@ async def test_who_may_do_what(http: httpx.AsyncClient) -> None:
     assert [c["id"] for c in listed] == [cid]
 
 
-async def test_funding_with_an_idempotency_key_charges_once(
-    http: httpx.AsyncClient, infra: Infra
-) -> None:
+async def test_funding_with_an_idempotency_key_charges_once(http: ApiClient, infra: Infra) -> None:
     client, worker, cid = await contract_offer(http, [25_000])
     await worker.post(f"/v1/contracts/{cid}/accept")
     key = {"Idempotency-Key": str(uuid.uuid4())}
@@ -160,7 +154,7 @@ async def test_funding_with_an_idempotency_key_charges_once(
     assert len([c for c in objects["data"] if c["transfer_group"] == f"contract-{cid}"]) == 1
 
 
-async def test_release_waits_for_the_workers_payout_account(http: httpx.AsyncClient) -> None:
+async def test_release_waits_for_the_workers_payout_account(http: ApiClient) -> None:
     client, worker, cid = await contract_offer(http, [20_000])
     await worker.post(f"/v1/contracts/{cid}/accept")
     await fund(client, cid, 1)
@@ -174,7 +168,7 @@ async def test_release_waits_for_the_workers_payout_account(http: httpx.AsyncCli
         and waiting["money"]["escrow_cents"] == 20_000
     )
     notices = (await worker.get("/v1/me/notifications")).json()
-    assert any(n["kind"] == "payout" for n in notices)
+    assert any(n["kind"] == "payout-account-needed" for n in notices)
 
     await connect_payout_account(http, worker)
     paid = await eventually(

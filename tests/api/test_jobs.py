@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
-
 from tests.api.helpers import apply, hire, post_job
-from tests.conftest import Infra, problem, sign_up
+from tests.conftest import ApiClient, Infra, problem, sign_up
 
 
-async def test_a_client_posts_a_job_and_anyone_can_read_it(http: httpx.AsyncClient) -> None:
+async def test_a_client_posts_a_job_and_anyone_can_read_it(http: ApiClient) -> None:
     client = await sign_up(http, "client")
     job = await post_job(client, skills=["Python", "python", "Temporal"])
     assert job["status"] == "open" and job["client_id"] == client.id
@@ -20,7 +18,7 @@ async def test_a_client_posts_a_job_and_anyone_can_read_it(http: httpx.AsyncClie
 
 
 async def test_posting_with_the_same_idempotency_key_creates_one_job(
-    http: httpx.AsyncClient,
+    http: ApiClient,
 ) -> None:
     client = await sign_up(http, "client")
     body = {
@@ -42,7 +40,7 @@ async def test_posting_with_the_same_idempotency_key_creates_one_job(
 
 
 async def test_search_by_text_skills_budget_and_status_with_cursor_pages(
-    http: httpx.AsyncClient,
+    http: ApiClient,
 ) -> None:
     client = await sign_up(http, "client")
     tag = uuid.uuid4().hex[:8]  # keeps this test's jobs apart from others in the shared database
@@ -86,7 +84,7 @@ async def test_search_by_text_skills_budget_and_status_with_cursor_pages(
     assert other["id"] not in await ids()  # the default lists open jobs
 
 
-async def test_bad_input_gets_a_problem_and_nothing_is_created(http: httpx.AsyncClient) -> None:
+async def test_bad_input_gets_a_problem_and_nothing_is_created(http: ApiClient) -> None:
     client = await sign_up(http, "client")
     tag = uuid.uuid4().hex
     body = problem(
@@ -99,9 +97,9 @@ async def test_bad_input_gets_a_problem_and_nothing_is_created(http: httpx.Async
     problem(await http.get("/v1/jobs/not-a-uuid"), 422)
 
 
-async def test_roles_and_ownership_are_enforced(http: httpx.AsyncClient) -> None:
+async def test_roles_and_ownership_are_enforced(http: ApiClient) -> None:
     client, stranger = await sign_up(http, "client"), await sign_up(http, "client")
-    worker = await sign_up(http, "worker")
+    worker = await sign_up(http, "worker", verified=True)
     problem(
         await worker.post("/v1/jobs", {"title": "Nope", "description": "x", "budget_cents": 100}),
         403,
@@ -127,11 +125,11 @@ async def test_roles_and_ownership_are_enforced(http: httpx.AsyncClient) -> None
     problem(await stranger.get(f"/v1/jobs/{job['id']}/applications"), 403)
 
 
-async def test_hiring_fills_the_job_and_is_idempotent(http: httpx.AsyncClient) -> None:
+async def test_hiring_fills_the_job_and_is_idempotent(http: ApiClient) -> None:
     client, worker, late = (
         await sign_up(http, "client"),
-        await sign_up(http, "worker"),
-        await sign_up(http, "worker"),
+        await sign_up(http, "worker", verified=True),
+        await sign_up(http, "worker"),  # applies too late: a closed job says so first
     )
     job = await post_job(client)
     application = await apply(worker, job["id"])
@@ -164,9 +162,9 @@ async def test_hiring_fills_the_job_and_is_idempotent(http: httpx.AsyncClient) -
 
 
 async def test_rejected_commands_never_enter_the_workflow_history(
-    http: httpx.AsyncClient, infra: Infra
+    http: ApiClient, infra: Infra
 ) -> None:
-    client, worker = await sign_up(http, "client"), await sign_up(http, "worker")
+    client, worker = await sign_up(http, "client"), await sign_up(http, "worker", verified=True)
     job = await post_job(client)
     application = await apply(worker, job["id"])
     for _ in range(3):  # duplicate applications, a missing application, a stranger's close

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import sqlalchemy as sa
 from temporalio.client import WorkflowHandle
 
@@ -18,11 +17,11 @@ from models.tables import CONTRACTS, RECONCILIATION_REPORTS
 from sandbox.testing import stripe_client
 from tests.api.helpers import contract_offer, fund
 from tests.api.test_contracts import connect_payout_account, contract
-from tests.conftest import Infra, Person, eventually
+from tests.conftest import ApiClient, Infra, Person, eventually
 from workflows.reconciliation import ReconciliationWorkflow
 
 
-async def staff(http: httpx.AsyncClient, infra: Infra) -> Person:
+async def staff(http: ApiClient, infra: Infra) -> Person:
     """Support accounts are created by ops, not by registration."""
     email, password = f"support-{uuid.uuid4().hex[:8]}@example.com", "support password 123"
     user = await create_user(infra.engine, email, password, "Sam Support", Role.SUPPORT)
@@ -42,7 +41,7 @@ async def reconcile(infra: Infra) -> ReconciliationReport:
 
 
 async def test_agreement_then_a_refund_behind_the_ledgers_back(
-    http: httpx.AsyncClient, infra: Infra
+    http: ApiClient, infra: Infra
 ) -> None:
     client, worker, cid = await contract_offer(http, [40_000, 10_000])
     await connect_payout_account(http, worker)

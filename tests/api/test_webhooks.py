@@ -17,7 +17,7 @@ import stripe
 from models.tables import LEDGER_TRANSACTIONS, WEBHOOK_EVENTS
 from tests.api.helpers import contract_offer, fund
 from tests.api.test_contracts import connect_payout_account, contract
-from tests.conftest import Infra, eventually, problem
+from tests.conftest import ApiClient, Infra, eventually, problem
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ async def recorded(infra: Infra, event_id: str) -> int:
 
 
 async def test_a_bad_signature_is_refused_and_nothing_is_recorded(
-    http: httpx.AsyncClient, infra: Infra
+    http: ApiClient, infra: Infra
 ) -> None:
     event = {
         "id": "evt_forged_1",
@@ -70,7 +70,7 @@ async def test_a_bad_signature_is_refused_and_nothing_is_recorded(
 
 
 async def test_chargeback_events_three_times_each_out_of_order_have_one_effect(
-    http: httpx.AsyncClient, infra: Infra, sandbox: httpx.AsyncClient
+    http: ApiClient, infra: Infra, sandbox: httpx.AsyncClient
 ) -> None:
     client, worker, cid = await contract_offer(http, [30_000])
     await connect_payout_account(http, worker)
@@ -147,7 +147,7 @@ async def charges_of(sandbox: httpx.AsyncClient, cid: str) -> set[str]:
 
 
 async def test_the_payment_webhook_can_arrive_before_the_fund_call_returns(
-    http: httpx.AsyncClient, infra: Infra, sandbox: httpx.AsyncClient
+    http: ApiClient, infra: Infra, sandbox: httpx.AsyncClient
 ) -> None:
     client, worker, cid = await contract_offer(http, [15_000])
     await worker.post(f"/v1/contracts/{cid}/accept")

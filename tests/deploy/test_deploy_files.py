@@ -10,11 +10,13 @@ name, the search attributes it registers, the routes its probes call.
 from __future__ import annotations
 
 import ast
+import contextlib
 import fnmatch
 import functools
 import importlib
 import importlib.util
 import inspect
+import io
 import json
 import re
 import shlex
@@ -188,8 +190,17 @@ def loopback_default_settings() -> list[str]:
 
 
 def route_paths(module: str) -> set[str]:
-    router = importlib.import_module(module).router
-    return {route.path for route in router.routes}
+    """Every path a module's router serves, through the routers it includes."""
+
+    def walk(router: Any, prefix: str) -> Iterator[str]:
+        for route in router.routes:
+            included = getattr(route, "include_context", None)  # FastAPI's included router
+            if included is not None:
+                yield from walk(included.included_router, prefix + included.prefix)
+            elif hasattr(route, "path"):
+                yield prefix + route.path
+
+    return set(walk(importlib.import_module(module).router, ""))
 
 
 def graceful_shutdown_seconds() -> float:
@@ -294,13 +305,31 @@ def test_compose_sandbox_is_wired_to_the_app() -> None:
         env[SANDBOX_ENV_PREFIX + "STRIPE_WEBHOOK_SECRET"]
         == api_env[settings_env("stripe_webhook_secret")]
     )
+    shared = {
+        "STRIPE_API_KEY": "stripe_api_key",
+        "SENDGRID_API_KEY": "sendgrid_api_key",
+        "TWILIO_ACCOUNT_SID": "twilio_account_sid",
+        "TWILIO_AUTH_TOKEN": "twilio_auth_token",
+        "TWILIO_VERIFY_SERVICE_SID": "twilio_verify_service_sid",
+        "CHECKS_API_KEY": "checks_api_key",
+        "CHECKS_WEBHOOK_SECRET": "checks_webhook_secret",
+    }
+    for sandbox_name, setting in shared.items():
+        assert env[SANDBOX_ENV_PREFIX + sandbox_name] == api_env[settings_env(setting)], setting
+    assert SANDBOX_ENV_PREFIX + "SENDGRID_SIGNING_KEY" in env  # pairs with the app's public key
     command = command_of(sandbox)
-    webhook = f"http://api:{api_port()}/webhooks/stripe"
-    assert flag_value(command, "--stripe-webhook-url") == webhook
-    assert "/webhooks/stripe" in route_paths("api.webhooks")
+    assert (
+        flag_value(command, "--twilio-phone-number") == api_env[settings_env("twilio_from_number")]
+    )
+    paths = route_paths("api.webhooks")
+    for provider in ("stripe", "twilio", "sendgrid", "checks"):
+        webhook = f"http://api:{api_port()}/webhooks/{provider}"
+        assert flag_value(command, f"--{provider}-webhook-url") == webhook
+        assert f"/webhooks/{provider}" in paths
     for app in ("api", "worker"):
-        base = environment_of(services()[app])[settings_env("stripe_api_base")]
-        assert base == f"http://sandbox:{flag_value(command, '--port')}/stripe", app
+        for provider in ("stripe", "sendgrid", "twilio", "checks"):
+            base = environment_of(services()[app])[settings_env(f"{provider}_api_base")]
+            assert base == f"http://sandbox:{flag_value(command, '--port')}/{provider}", app
 
 
 def test_compose_registers_exactly_our_search_attributes() -> None:
@@ -326,15 +355,27 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
-def test_compose_interpolation_is_intended_and_documented() -> None:
+def env_recipe_variables() -> set[str]:
+    """What the .env recipe named at the top of docker-compose.yml prints."""
+    from devstack import secrets
+
     header = COMPOSE_FILE.read_text().split("\nname:", 1)[0]
+    assert "python -m devstack.secrets >> .env" in header, "the .env recipe is gone"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        secrets.main()
+    return {line.split("=", 1)[0] for line in out.getvalue().splitlines()}
+
+
+def test_compose_interpolation_is_intended_and_documented() -> None:
+    recipe = env_recipe_variables()
     for text in _strings(compose()):
         references = re.findall(r"\$\{([A-Z0-9_]+)(?::?[?-][^}]*)?\}", text)
         rest = re.sub(r"\$\{[A-Z0-9_]+(?::?[?-][^}]*)?\}", "", text.replace("$$", ""))
         # A lone `$name` would be replaced by Compose (usually with ""), not reach the shell.
         assert "$" not in rest, f"unescaped $ (write $$ for the shell) in {text[:80]!r}"
         for var in references:
-            assert f"{var}=" in header, f"${{{var}}} is not in the .env recipe at the top"
+            assert var in recipe, f"${{{var}}} is not produced by the .env recipe at the top"
 
 
 def test_compose_publishes_ports_on_loopback_only() -> None:

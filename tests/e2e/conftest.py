@@ -7,7 +7,6 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import stripe
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -15,6 +14,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from devstack.stack import Ports, Stack, new_secrets
+from tests.conftest import ApiClient
 
 
 @pytest.fixture(scope="session")
@@ -29,8 +29,8 @@ def stack() -> Iterator[Stack]:
 
 
 @pytest.fixture
-async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=30) as client:
+async def api(stack: Stack) -> AsyncIterator[ApiClient]:
+    async with ApiClient(stack.api_url, stack.sandbox_url) as client:
         yield client
 
 

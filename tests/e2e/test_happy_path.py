@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 import stripe
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,13 +13,16 @@ from temporalio.client import Client
 
 from models.tables import CONTRACTS, REVIEWS
 from tests.api.helpers import apply, fund, hire, post_job
-from tests.conftest import eventually, sign_up
+from tests.conftest import ApiClient, eventually, sign_up
 
 
 async def test_job_to_paid_contract_and_reviews(
-    api: httpx.AsyncClient, stripe_sdk: stripe.StripeClient, db: AsyncEngine, temporal: Client
+    api: ApiClient, stripe_sdk: stripe.StripeClient, db: AsyncEngine, temporal: Client
 ) -> None:
-    client, worker = await sign_up(api, "client", "Carla"), await sign_up(api, "worker", "Wes")
+    client, worker = (
+        await sign_up(api, "client", "Carla"),
+        await sign_up(api, "worker", "Wes", verified=True),
+    )
     job = await post_job(client, title="Bakery website", skills=["react"], budget_cents=150_000)
     found = await api.get("/v1/jobs", params={"q": "bakery website", "skills": "react"})
     assert job["id"] in [j["id"] for j in found.json()["items"]]

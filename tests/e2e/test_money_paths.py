@@ -16,7 +16,7 @@ import stripe
 
 from devstack.stack import ROOT, Stack
 from tests.api.helpers import apply, fund, hire, post_job
-from tests.conftest import Person, eventually, sign_up
+from tests.conftest import ApiClient, Person, eventually, sign_up
 
 
 def ops(
@@ -37,8 +37,8 @@ def ops(
     )
 
 
-async def offer(api: httpx.AsyncClient, amounts: list[int]) -> tuple[Person, Person, str]:
-    client, worker = await sign_up(api, "client"), await sign_up(api, "worker")
+async def offer(api: ApiClient, amounts: list[int]) -> tuple[Person, Person, str]:
+    client, worker = await sign_up(api, "client"), await sign_up(api, "worker", verified=True)
     job = await post_job(client)
     application = await apply(worker, job["id"])
     cid = str((await hire(client, job["id"], application["id"], amounts))["id"])
@@ -73,7 +73,7 @@ async def at_stripe(sdk: stripe.StripeClient, cid: str) -> dict[str, list[int]]:
 
 
 async def test_cancel_after_funding_refunds_what_was_not_released(
-    api: httpx.AsyncClient, stripe_sdk: stripe.StripeClient
+    api: ApiClient, stripe_sdk: stripe.StripeClient
 ) -> None:
     client, worker, cid = await offer(api, [30_000, 20_000])
     for n in (1, 2):
@@ -104,7 +104,7 @@ async def test_cancel_after_funding_refunds_what_was_not_released(
 
 
 async def test_support_splits_a_disputed_escrow(
-    stack: Stack, api: httpx.AsyncClient, stripe_sdk: stripe.StripeClient
+    stack: Stack, api: ApiClient, stripe_sdk: stripe.StripeClient
 ) -> None:
     client, worker, cid = await offer(api, [50_000])
     await fund(client, cid, 1)
@@ -155,7 +155,7 @@ async def test_support_splits_a_disputed_escrow(
 
 
 async def test_a_worker_killed_mid_transfer_never_pays_twice(
-    stack: Stack, api: httpx.AsyncClient, stripe_sdk: stripe.StripeClient
+    stack: Stack, api: ApiClient, stripe_sdk: stripe.StripeClient
 ) -> None:
     client, worker, cid = await offer(api, [40_000])
     await fund(client, cid, 1)
@@ -184,7 +184,7 @@ async def test_a_worker_killed_mid_transfer_never_pays_twice(
 
 
 async def test_a_worker_killed_while_charging_the_card_charges_once(
-    stack: Stack, api: httpx.AsyncClient, stripe_sdk: stripe.StripeClient
+    stack: Stack, api: ApiClient, stripe_sdk: stripe.StripeClient
 ) -> None:
     client, _, cid = await offer(api, [22_000])
     async with httpx.AsyncClient(base_url=stack.sandbox_url) as sandbox:

@@ -3,14 +3,17 @@ activities replaced by in-memory fakes registered under the real activity names.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
@@ -30,10 +33,18 @@ from models.contracts import (
 )
 from models.payouts import PayoutAccountState, PayoutAccountStatus
 from tests.conftest import eventually
-from tests.workflows.fakes import FakePayments, FakeStore
+from tests.workflows.fakes import (
+    FakeNotifications,
+    FakePayments,
+    FakeStore,
+    FakeVerificationProviders,
+)
 from workflows.contract import ContractWorkflow
 from workflows.job_posting import JobPostingWorkflow
 from workflows.payout_account import PayoutAccountWorkflow
+from workflows.verification import VerificationWorkflow
+
+WORKFLOWS = [JobPostingWorkflow, ContractWorkflow, PayoutAccountWorkflow, VerificationWorkflow]
 
 POLICY = ContractPolicy(
     platform_fee_bps=1000,
@@ -66,6 +77,16 @@ class World:
     payments: FakePayments
     store: FakeStore
     started: list[str]
+    notifications: FakeNotifications = field(default_factory=FakeNotifications)
+    providers: FakeVerificationProviders = field(default_factory=FakeVerificationProviders)
+
+    def activities(self) -> list[Any]:
+        return [
+            *self.payments.all(),
+            *self.store.all(),
+            *self.notifications.all(),
+            *self.providers.all(),
+        ]
 
     def track(self, workflow_id: str) -> None:
         """Workflows still running at the end of the test are terminated: on the shared
@@ -84,15 +105,40 @@ async def world(env: WorkflowEnvironment) -> AsyncIterator[World]:
     async with Worker(
         env.client,
         task_queue=w.task_queue,
-        workflows=[JobPostingWorkflow, ContractWorkflow, PayoutAccountWorkflow],
-        activities=[*w.payments.all(), *w.store.all()],
+        workflows=WORKFLOWS,
+        activities=w.activities(),
     ):
         try:
             yield w
         finally:
             for workflow_id in w.started:
+                handle = env.client.get_workflow_handle(workflow_id)
+                await settled(handle)
                 with contextlib.suppress(RPCError):
-                    await env.client.get_workflow_handle(workflow_id).terminate("test over")
+                    await handle.terminate("test over")
+
+
+_BUSY = {EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED}
+
+
+async def settled(handle: WorkflowHandle[Any, Any], timeout: float = 5.0) -> None:
+    """Waits until the workflow has no workflow task and no activity in flight.
+
+    The time-skipping server holds its time lock while a workflow task or an activity is
+    being worked on, and never releases it if the workflow is terminated meanwhile: every
+    later `sleep` in the session would stall. Tests end right after a command and notices
+    are sent in the background, so that moment is common; wait it out before terminating
+    (and before skipping time, which can also leave the lock unbalanced, sdk-java#2246)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            pending = (await handle.describe()).raw_description.pending_activities
+            events = (await handle.fetch_history()).events
+        except RPCError:
+            return
+        if not pending and (not events or events[-1].event_type not in _BUSY):
+            return
+        await asyncio.sleep(0.02)
 
 
 def person(role: Role) -> Actor:
@@ -143,6 +189,7 @@ class ContractCase:
         return await eventually(self.state, predicate, timeout=timeout)
 
     async def skip(self, duration: timedelta) -> None:
+        await settled(self.handle)
         await self.world.env.sleep(duration)
 
     @property

@@ -17,10 +17,12 @@ from uuid import UUID
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.verification_codes import code_digest, email_code
 from models.contracts import ContractState
 from models.errors import Rejection
 from models.jobs import JobPostingState
 from models.ledger import LedgerAccount, LedgerTransaction
+from models.notices import DeliveryOutcome, NoticeDelivery
 from models.payments import (
     ConfirmPaymentRequest,
     ConnectedAccount,
@@ -41,6 +43,22 @@ from models.store import (
     PayoutDestinationRequest,
     RevealReviews,
     ReviewRecord,
+)
+from models.verification import (
+    AdverseActionRequest,
+    AdverseActionResult,
+    BackgroundCheckRequest,
+    BackgroundCheckStarted,
+    CancelIdentitySession,
+    CodeEmailRequest,
+    CodeEmailSent,
+    IdentitySession,
+    IdentitySessionRequest,
+    PhoneCodeCheck,
+    PhoneCodeResult,
+    PhoneVerificationRequest,
+    PhoneVerificationStarted,
+    VerificationState,
 )
 
 _ids = itertools.count(1)
@@ -188,6 +206,7 @@ class FakeStore:
     notifications: dict[str, NotificationRequest] = field(default_factory=dict)
     reviews: dict[tuple[UUID, UUID], ReviewRecord] = field(default_factory=dict)
     revealed: set[UUID] = field(default_factory=set)
+    verifications: dict[UUID, VerificationState] = field(default_factory=dict)
     waiters: set[tuple[UUID, UUID]] = field(default_factory=set)
 
     @activity.defn(name="store.project_job")
@@ -207,6 +226,12 @@ class FakeStore:
         current = self.payout_accounts.get(state.user_id)
         if current is None or current.version < state.version:
             self.payout_accounts[state.user_id] = state
+
+    @activity.defn(name="store.project_verification")
+    async def project_verification(self, state: VerificationState) -> None:
+        current = self.verifications.get(state.user_id)
+        if current is None or current.version < state.version:
+            self.verifications[state.user_id] = state.model_copy(deep=True)
 
     @activity.defn(name="store.record_ledger")
     async def record_ledger(self, tx: LedgerTransaction) -> bool:
@@ -272,10 +297,170 @@ class FakeStore:
             self.project_job,
             self.project_contract,
             self.project_payout_account,
+            self.project_verification,
             self.record_ledger,
             self.save_review,
             self.reveal_reviews,
             self.notify,
             self.payout_destination,
             self.waiting_contracts,
+        ]
+
+
+@dataclass
+class FakeNotifications:
+    """`email.send_notice` / `sms.send_notice`: one delivery per (dedupe key, channel), like
+    the real activities' delivery record; `attempts` counts every call (retries included)."""
+
+    sent: dict[tuple[str, str], NoticeDelivery] = field(default_factory=dict)
+    attempts: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    email_down: bool = False
+
+    @activity.defn(name="email.send_notice")
+    async def send_email(self, req: NoticeDelivery) -> DeliveryOutcome:
+        self.attempts["email"] += 1
+        if self.email_down:
+            raise ApplicationError("SendGrid down", type="ProviderUnavailable")
+        self.sent.setdefault((req.dedupe_key, "email"), req)
+        return DeliveryOutcome(status="sent")
+
+    @activity.defn(name="sms.send_notice")
+    async def send_sms(self, req: NoticeDelivery) -> DeliveryOutcome:
+        self.attempts["sms"] += 1
+        self.sent.setdefault((req.dedupe_key, "sms"), req)
+        return DeliveryOutcome(status="sent")
+
+    def to(self, user_id: UUID, channel: str = "email") -> list[NoticeDelivery]:
+        return [d for (_, ch), d in self.sent.items() if ch == channel and d.user_id == user_id]
+
+    def kinds(self, user_id: UUID, channel: str = "email") -> list[str]:
+        return sorted(d.notice.kind for d in self.to(user_id, channel))
+
+    def all(self) -> list[Any]:
+        return [self.send_email, self.send_sms]
+
+
+CODE_SECRET = "workflow-tests-code-secret-0000000000"
+
+
+@dataclass
+class FakeVerificationProviders:
+    """SendGrid codes, Twilio Verify, Stripe Identity and the check provider, in memory, with
+    the behaviours the Verification workflow relies on: same key → same object, Twilio's own
+    limits (5 checks, 5 sends), invalid numbers refused."""
+
+    email_codes: dict[UUID, list[str]] = field(default_factory=dict)  # sent codes, in order
+    email_sends: int = 0
+    phone_codes: dict[str, str] = field(default_factory=dict)  # pending code by number
+    phone_checks: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    canceled_verifications: list[str] = field(default_factory=list)
+    invalid_numbers: set[str] = field(default_factory=lambda: {"+15005550001"})
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)  # by session id
+    by_key: dict[str, Any] = field(default_factory=dict)
+    adverse_actions: list[AdverseActionRequest] = field(default_factory=list)
+    identity_down: bool = False
+
+    @activity.defn(name="email.send_verification_code")
+    async def send_verification_code(self, req: CodeEmailRequest) -> CodeEmailSent:
+        code = email_code(CODE_SECRET, activity.info().workflow_id or "", req.send_number)
+        if req.dedupe_key not in self.by_key:
+            self.email_sends += 1
+            self.email_codes.setdefault(req.user_id, []).append(code)
+            self.by_key[req.dedupe_key] = code
+        return CodeEmailSent(code_digest=code_digest(CODE_SECRET, req.user_id, code))
+
+    def last_email_code(self, user_id: UUID) -> str:
+        return self.email_codes[user_id][-1]
+
+    @activity.defn(name="sms.start_phone_verification")
+    async def start_phone_verification(
+        self, req: PhoneVerificationRequest
+    ) -> PhoneVerificationStarted:
+        if req.to in self.invalid_numbers:
+            raise ApplicationError(
+                "Invalid parameter `To`",
+                {"code": 60200},
+                type="InvalidPhoneNumber",
+                non_retryable=True,
+            )
+        if req.cancel_sid:
+            self.canceled_verifications.append(req.cancel_sid)
+            self.phone_codes.pop(req.to, None)
+        code = self.phone_codes.setdefault(req.to, f"{len(self.phone_codes) + 123456}")
+        self.phone_checks[req.to] = 0
+        return PhoneVerificationStarted(sid=f"VE{abs(hash((req.to, code))):032d}"[:34])
+
+    @activity.defn(name="sms.check_phone_verification")
+    async def check_phone_verification(self, req: PhoneCodeCheck) -> PhoneCodeResult:
+        if req.to not in self.phone_codes:
+            raise ApplicationError(
+                "not found", {"code": 20404}, type="NoPendingVerification", non_retryable=True
+            )
+        self.phone_checks[req.to] += 1
+        if self.phone_checks[req.to] > 5:
+            raise ApplicationError(
+                "Max check attempts reached",
+                {"code": 60202},
+                type="TooManyChecks",
+                non_retryable=True,
+            )
+        if self.phone_codes[req.to] == req.code:
+            del self.phone_codes[req.to]
+            return PhoneCodeResult(approved=True)
+        return PhoneCodeResult(approved=False)
+
+    @activity.defn(name="identity.create_session")
+    async def create_session(self, req: IdentitySessionRequest) -> IdentitySession:
+        if self.identity_down:
+            raise ApplicationError("Stripe down", type="ProviderUnavailable")
+        if req.idempotency_key not in self.by_key:
+            session_id = _id("vs")
+            self.sessions[session_id] = {"status": "requires_input", "user": req.user_id}
+            self.by_key[req.idempotency_key] = session_id
+        session_id = self.by_key[req.idempotency_key]
+        return IdentitySession(
+            session_id=session_id, status="requires_input", url=f"https://verify/{_id('t')}"
+        )
+
+    @activity.defn(name="identity.session_link")
+    async def session_link(self, session_id: str) -> IdentitySession:
+        status = self.sessions[session_id]["status"]
+        url = f"https://verify/{_id('t')}" if status == "requires_input" else None
+        return IdentitySession(session_id=session_id, status=status, url=url)
+
+    @activity.defn(name="identity.cancel_session")
+    async def cancel_session(self, req: CancelIdentitySession) -> str:
+        session = self.sessions[req.session_id]
+        if session["status"] in ("requires_input", "processing"):
+            session["status"] = "canceled"
+        return str(session["status"])
+
+    @activity.defn(name="background_check.start")
+    async def start_background_check(self, req: BackgroundCheckRequest) -> BackgroundCheckStarted:
+        if req.idempotency_key not in self.by_key:
+            self.by_key[req.idempotency_key] = BackgroundCheckStarted(
+                candidate_id=_id("cand"),
+                invitation_id=_id("inv"),
+                invitation_url=f"https://checks/invitations/{_id('tok')}",
+                expires_at=datetime.now(UTC) + timedelta(days=7),
+            )
+        return self.by_key[req.idempotency_key]
+
+    @activity.defn(name="background_check.adverse_action")
+    async def create_adverse_action(self, req: AdverseActionRequest) -> AdverseActionResult:
+        if req.idempotency_key not in self.by_key:
+            self.adverse_actions.append(req)
+            self.by_key[req.idempotency_key] = AdverseActionResult(adverse_action_id=_id("aa"))
+        return self.by_key[req.idempotency_key]
+
+    def all(self) -> list[Any]:
+        return [
+            self.send_verification_code,
+            self.start_phone_verification,
+            self.check_phone_verification,
+            self.create_session,
+            self.session_link,
+            self.cancel_session,
+            self.start_background_check,
+            self.create_adverse_action,
         ]

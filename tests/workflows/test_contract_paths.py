@@ -42,7 +42,7 @@ async def test_a_declined_offer_ends_the_contract_and_moves_no_money(world: Worl
     result = await c.handle.result()
     assert result.stage is ContractStage.DECLINED
     assert world.payments.calls == {} and world.store.ledger == {}
-    assert world.store.notices("offer", c.input.client_id)  # the client is told
+    assert world.store.notices("offer-declined", c.input.client_id)  # the client is told
 
 
 async def test_an_unanswered_offer_expires_after_72_hours(world: World) -> None:
@@ -91,7 +91,7 @@ async def test_auto_release_fourteen_days_after_submission_with_two_reminders(wo
     await c.skip(timedelta(days=8))  # day 13
     await c.wait_for(lambda s: s.milestones[0].reminders_sent == 2)
     assert (await c.state()).milestones[0].status is MilestoneStatus.SUBMITTED
-    assert len([n for n in world.store.notices("approval", client)]) == 2
+    assert len([n for n in world.store.notices("approval-reminder", client)]) == 2
     await c.skip(timedelta(days=1))  # day 14
     state = await c.wait_for(lambda s: s.milestones[0].status is MilestoneStatus.RELEASED)
     m = state.milestones[0]
@@ -277,7 +277,9 @@ async def test_release_waits_for_the_payout_account_then_asks_support_after_90_d
     state = await c.wait_for(lambda s: s.waiting_for_payout_account_since is not None)
     assert not state.needs_support
     await c.skip(timedelta(days=30))
-    assert len(world.store.notices("payout", c.input.worker_id)) >= 4  # weekly reminders
+    assert (
+        len(world.store.notices("payout-account-needed", c.input.worker_id)) >= 4
+    )  # weekly reminders
     await c.skip(timedelta(days=61))
     state = await c.wait_for(lambda s: s.needs_support)
     assert state.support_reason and "no payout account" in state.support_reason

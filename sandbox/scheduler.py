@@ -1,18 +1,20 @@
-"""Delayed sandbox-side happenings (a chargeback arriving, a dispute being decided).
+"""Delayed sandbox-side happenings, shared by every provider sandbox (a chargeback arriving,
+a dispute being decided, a background-check report finishing, an invitation expiring).
 
-Jobs are stored with their due time so a restart of the sandbox (with a data file) still
-delivers the chargeback that a `pm_card_createDispute` payment promised.
+Jobs are stored with their due time in the provider's own store, so a restart of the sandbox
+(with a data file) still delivers the chargeback that a `pm_card_createDispute` payment
+promised, or the report a completed invitation is waiting for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Callable
 
-from ..store import JSON, ObjectStore
-from .ids import new_id
+from .store import JSON, ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ class Scheduler:
 
     def schedule(self, kind: str, payload: JSON, delay_seconds: float) -> None:
         job: JSON = {
-            "id": new_id("job"),
+            "id": f"job_{secrets.token_hex(12)}",
             "kind": kind,
             "payload": payload,
             "due_at": time.time() + delay_seconds,

@@ -1,0 +1,82 @@
+"""What every provider webhook shares: each event recorded once (its id), marked processed
+only after its news reached the workflow, and a signal that tolerates finished workflows.
+
+Workflow signal handlers are idempotent and order-tolerant, so duplicates, out-of-order
+delivery and a webhook that beats the API call that caused it all end in the same state.
+Until an event is marked processed, a redelivery (providers retry non-2xx answers) processes
+it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from prometheus_client import Counter
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import TempworkError
+from models.tables import WEBHOOK_EVENTS
+
+log = logging.getLogger("tempwork.webhooks")
+
+WEBHOOK_EVENTS_TOTAL = Counter(
+    "tempwork_webhook_events_total", "Webhook events received", ["provider", "type", "outcome"]
+)
+
+
+async def first_time(
+    engine: AsyncEngine, provider: str, event_id: str, type_: str, payload: Any
+) -> bool:
+    """Records the event; False if it was already processed (a duplicate delivery)."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(WEBHOOK_EVENTS)
+            .values(provider=provider, event_id=event_id, type=type_, payload=payload)
+            .on_conflict_do_nothing()
+        )
+        processed = (
+            await conn.execute(
+                sa.select(WEBHOOK_EVENTS.c.processed_at).where(
+                    WEBHOOK_EVENTS.c.provider == provider, WEBHOOK_EVENTS.c.event_id == event_id
+                )
+            )
+        ).scalar()
+    return processed is None
+
+
+async def mark_processed(engine: AsyncEngine, provider: str, event_id: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.update(WEBHOOK_EVENTS)
+            .where(WEBHOOK_EVENTS.c.provider == provider, WEBHOOK_EVENTS.c.event_id == event_id)
+            .values(processed_at=sa.func.now())
+        )
+
+
+async def signal(temporal: Client, workflow_id: str, name: str, arg: Any) -> bool:
+    """Tells a workflow; False (and no error) when it does not run — an unknown person or
+    session is answered exactly like a known one, so a webhook reveals nothing."""
+    try:
+        await temporal.get_workflow_handle(workflow_id).signal(name, arg)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            log.info("webhook for %s ignored: workflow not running", workflow_id)
+            return False
+        if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            raise TempworkError("temporal-unavailable") from None  # the provider retries
+        raise
+    return True
+
+
+def bad_signature(provider: str) -> TempworkError:
+    WEBHOOK_EVENTS_TOTAL.labels(provider, "unknown", "bad_signature").inc()
+    return TempworkError("bad-signature")
+
+
+def counted(provider: str, type_: str, outcome: str) -> None:
+    WEBHOOK_EVENTS_TOTAL.labels(provider, type_, outcome).inc()
