@@ -9,18 +9,21 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from workflows.contract import ContractWorkflow
-from workflows.job_posting import JobPostingWorkflow
-from workflows.payout_account import PayoutAccountWorkflow
+from tests.workflows.conftest import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
 def test_there_are_recorded_histories() -> None:
     assert {h.stem for h in HISTORIES} >= {
-        "contract_full_life",
+        "contract_full_life",  # before notices went out by email/SMS (patch)
         "job_posting_hired",
+        "contract_life_with_notices",  # after it
+        "contract_disputed_with_notices",
+        "job_posting_hired_with_notices",
         "payout_account_ready",
+        "verification_all_steps",
+        "verification_identity_gave_up",
     }
 
 
@@ -28,7 +31,7 @@ def test_there_are_recorded_histories() -> None:
 async def test_history_replays_with_current_code(path: Path) -> None:
     history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text())
     replayer = Replayer(
-        workflows=[JobPostingWorkflow, ContractWorkflow, PayoutAccountWorkflow],
+        workflows=WORKFLOWS,
         data_converter=pydantic_data_converter,
     )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -359,6 +360,8 @@ class FakeVerificationProviders:
     by_key: dict[str, Any] = field(default_factory=dict)
     adverse_actions: list[AdverseActionRequest] = field(default_factory=list)
     identity_down: bool = False
+    # Runs before the background-check activity answers (e.g. a webhook that beats it).
+    before_background_reply: Callable[[str], Awaitable[None]] | None = None
 
     @activity.defn(name="email.send_verification_code")
     async def send_verification_code(self, req: CodeEmailRequest) -> CodeEmailSent:
@@ -442,9 +445,13 @@ class FakeVerificationProviders:
                 candidate_id=_id("cand"),
                 invitation_id=_id("inv"),
                 invitation_url=f"https://checks/invitations/{_id('tok')}",
-                expires_at=datetime.now(UTC) + timedelta(days=7),
+                # The provider's clock is the test server's (time is skipped there).
+                expires_at=activity.info().scheduled_time + timedelta(days=7),
             )
-        return self.by_key[req.idempotency_key]
+        started: BackgroundCheckStarted = self.by_key[req.idempotency_key]
+        if self.before_background_reply is not None:
+            await self.before_background_reply(started.candidate_id)
+        return started
 
     @activity.defn(name="background_check.adverse_action")
     async def create_adverse_action(self, req: AdverseActionRequest) -> AdverseActionResult:
