@@ -139,15 +139,22 @@ class IdentityActivities:
             expires_at=datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None,
         )
 
+    @activity.defn(name="background_check.adverse_items")
+    async def adverse_items(self, report_id: str) -> list[str]:
+        """The findings of a "consider" report that an adverse action can rest on. (Its own
+        step: once an action exists the provider stops listing them, so the action's retries
+        must not depend on listing them again.)"""
+        items = await self._get(f"/v1/reports/{report_id}/adverse_items")
+        return [str(item["id"]) for item in items.get("data", [])]
+
     @activity.defn(name="background_check.adverse_action")
     async def create_adverse_action(self, req: AdverseActionRequest) -> AdverseActionResult:
-        """Starts the provider's adverse-action process for a rejected report, naming the
-        report's findings it rests on (the provider sends the pre-adverse notice with a copy of
-        the report, then the final notice after the waiting period)."""
-        items = await self._get(f"/v1/reports/{req.report_id}/adverse_items")
+        """Starts the provider's adverse-action process for a rejected report (it sends the
+        pre-adverse notice with a copy of the report, then the final notice after the waiting
+        period). The same key and body on every retry: the provider replays its answer."""
         action = await self._post(
             f"/v1/reports/{req.report_id}/adverse_actions",
-            {"adverse_item_ids": [item["id"] for item in items.get("data", [])]},
+            {"adverse_item_ids": req.adverse_item_ids},
             req.idempotency_key,
         )
         return AdverseActionResult(adverse_action_id=action["id"])
@@ -176,6 +183,7 @@ class IdentityActivities:
             self.session_link,
             self.cancel_session,
             self.start_background_check,
+            self.adverse_items,
             self.create_adverse_action,
         ]
 

@@ -320,6 +320,7 @@ class BackgroundCheckStarted(BaseModel):
 class AdverseActionRequest(BaseModel):
     idempotency_key: str
     report_id: str
+    adverse_item_ids: list[str]
     reason: str
 
 

@@ -587,11 +587,20 @@ class VerificationWorkflow:
                 return self._reply()
             assert b.report_id is not None
             try:
+                items: list[str] = await workflow.execute_activity_method(
+                    IdentityActivities.adverse_items,
+                    b.report_id,
+                    start_to_close_timeout=PERSON_WAITING_CALL_TIMEOUT,
+                    schedule_to_close_timeout=timedelta(minutes=1),
+                    retry_policy=PROVIDER_RETRY,
+                    summary="read the report's findings",
+                )
                 action = await workflow.execute_activity_method(
                     IdentityActivities.create_adverse_action,
                     AdverseActionRequest(
                         idempotency_key=f"{self._id}:background:{b.attempt}:adverse-action",
                         report_id=b.report_id,
+                        adverse_item_ids=items,
                         reason=cmd.reason,
                     ),
                     start_to_close_timeout=PERSON_WAITING_CALL_TIMEOUT,

@@ -453,6 +453,10 @@ class FakeVerificationProviders:
             await self.before_background_reply(started.candidate_id)
         return started
 
+    @activity.defn(name="background_check.adverse_items")
+    async def adverse_items(self, report_id: str) -> list[str]:
+        return [f"item-of-{report_id}"]
+
     @activity.defn(name="background_check.adverse_action")
     async def create_adverse_action(self, req: AdverseActionRequest) -> AdverseActionResult:
         if req.idempotency_key not in self.by_key:
@@ -469,5 +473,6 @@ class FakeVerificationProviders:
             self.session_link,
             self.cancel_session,
             self.start_background_check,
+            self.adverse_items,
             self.create_adverse_action,
         ]
