@@ -135,6 +135,7 @@ class Infra:
     temporal: Client
     sandbox_url: str
     api_url: str
+    sandbox_secrets: dict[str, str]  # what the sandboxes sign with (tests forge webhooks)
 
 
 @pytest.fixture(scope="session")
@@ -193,7 +194,7 @@ async def infra(database_url: str, temporal_env: WorkflowEnvironment) -> AsyncIt
         worker = build_worker(temporal_env.client, settings, engine)
         try:
             async with worker, serve_asgi(create_app(settings), port=api_port):
-                yield Infra(settings, engine, temporal_env.client, sandbox_url, api_url)
+                yield Infra(settings, engine, temporal_env.client, sandbox_url, api_url, keys)
         finally:
             await engine.dispose()
 
@@ -329,7 +330,8 @@ async def verify(person: Person, *, background: bool = False) -> None:
 async def pass_background_check(person: Person, result: str) -> dict[str, Any]:
     """Starts the check and fills in the provider's form; answers the started step."""
     started = await person.post(
-        "/v1/verifications/background", {"first_name": "Wes", "last_name": "Baker"}
+        "/v1/verifications/background",
+        {"first_name": "Wes", "last_name": "Baker", "work_state": "CA", "work_city": "Oakland"},
     )
     assert started.status_code == 200, started.text
     step = next(s for s in started.json()["steps"] if s["step"] == "background")

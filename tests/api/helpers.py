@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 
-from tests.conftest import ApiClient, Person, sign_up
+from core.accounts import create_user
+from models.common import Role
+from tests.conftest import ApiClient, Infra, Person, sign_up
 
 
 async def post_job(client: Person, **overrides: Any) -> dict[str, Any]:
@@ -56,3 +59,11 @@ async def fund(
     return await client.post(
         f"/v1/contracts/{contract_id}/milestones/{milestone}/fund", {"payment_method": card}, **kw
     )
+
+
+async def staff(http: ApiClient, infra: Infra) -> Person:
+    """Support accounts are created by ops (`ops create-user`), not by registration."""
+    email, password = f"support-{uuid.uuid4().hex[:8]}@example.com", "support password 123"
+    user = await create_user(infra.engine, email, password, "Sam Support", Role.SUPPORT)
+    token = await http.post("/v1/auth/token", data={"username": email, "password": password})
+    return Person(http, user.model_dump(mode="json"), token.json()["access_token"])

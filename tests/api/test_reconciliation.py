@@ -9,24 +9,14 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from temporalio.client import WorkflowHandle
 
-from core.accounts import create_user
-from models.common import Role
 from models.contracts import ContractState
 from models.reconciliation import ReconciliationInput, ReconciliationReport
 from models.tables import CONTRACTS, RECONCILIATION_REPORTS
 from sandbox.testing import stripe_client
-from tests.api.helpers import contract_offer, fund
+from tests.api.helpers import contract_offer, fund, staff
 from tests.api.test_contracts import connect_payout_account, contract
-from tests.conftest import ApiClient, Infra, Person, eventually
+from tests.conftest import ApiClient, Infra, eventually
 from workflows.reconciliation import ReconciliationWorkflow
-
-
-async def staff(http: ApiClient, infra: Infra) -> Person:
-    """Support accounts are created by ops, not by registration."""
-    email, password = f"support-{uuid.uuid4().hex[:8]}@example.com", "support password 123"
-    user = await create_user(infra.engine, email, password, "Sam Support", Role.SUPPORT)
-    token = await http.post("/v1/auth/token", data={"username": email, "password": password})
-    return Person(http, user.model_dump(mode="json"), token.json()["access_token"])
 
 
 async def reconcile(infra: Infra) -> ReconciliationReport:
