@@ -106,13 +106,16 @@ class DeliveryLog:
                     sa.select(DELIVERIES).where(_row(dedupe_key, channel)).with_for_update()
                 )
             ).one()
-            if row.status != "sending":
-                return Claim(row.status, row.attempts, row.provider_message_id, row.detail, None)
+            # Every run of the step counts (support sees retries), finished or not.
             await conn.execute(
                 sa.update(DELIVERIES)
                 .where(_row(dedupe_key, channel))
                 .values(attempts=DELIVERIES.c.attempts + 1)
             )
+            if row.status != "sending":
+                return Claim(
+                    row.status, row.attempts + 1, row.provider_message_id, row.detail, None
+                )
             # `calling` moves updated_at only when an attempt reaches the provider, so on a
             # row still "sending" an updated_at later than created_at means exactly that.
             unfinished = row.updated_at if row.provider_message_id == _CALLING else None

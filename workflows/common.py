@@ -121,7 +121,10 @@ class Notifier:
     def in_flight(self) -> int:
         return len(self._in_flight)
 
-    async def send(self, user_id: Any, notice: Notice, dedupe_key: str) -> None:
+    async def send(self, user_id: Any, notice: Notice, step_key: str) -> None:
+        """``step_key`` names the workflow step; the recipient completes the key, because one
+        step may tell both parties (each must get it, once)."""
+        dedupe_key = f"{step_key}:to:{user_id}"
         await notify(
             StoreActivities.notify,
             NotificationRequest(

@@ -64,6 +64,10 @@ async def test_two_milestones_are_paid_out_minus_the_fee_and_reviews_revealed(wo
         Role.CLIENT,
         Role.WORKER,
     }
+    # Both parties are invited to review: in the app, by email (one step, two people).
+    for party in (c.input.client_id, c.input.worker_id):
+        assert len(world.store.notices("review-invite", party)) == 1
+        assert world.notifications.kinds(party).count("review-invite") == 1
 
 
 async def test_reviews_are_revealed_when_the_seven_day_window_closes(world: World) -> None:
