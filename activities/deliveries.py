@@ -3,11 +3,13 @@
 Neither SendGrid's Mail Send nor Twilio's Messages API takes an idempotency key, so sending
 exactly once is ours to do. One row per (notification, channel) in ``deliveries``:
 
-1. ``claim`` the row (first attempt inserts it, later attempts count themselves);
+1. ``claim`` the row (first attempt inserts it, later attempts count themselves); a claim
+   that goes straight on to call the provider is stamped "calling" in the same transaction;
 2. a finished row (sent, skipped, failed, …) answers at once: a retry or replay sends nothing;
-3. a row left in ``sending`` by an attempt that had started calling the provider (a crash, a
-   lost answer) means "maybe sent": the caller asks the provider before sending again;
-4. ``calling`` is stamped right before the provider call, ``finish`` right after it.
+3. a row left "calling" by an earlier attempt (a crash, a lost answer) means "maybe sent": the
+   caller asks the provider first, and stamps ``calling`` itself only if it must send again
+   (the stamp is the time of the latest call, which the provider's records are searched from);
+4. ``finish`` records the outcome right after the call.
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ class DeliveryLog:
                         destination=destination,
                         status="sending",
                         attempts=1,
+                        provider_message_id=_CALLING,  # the caller calls the provider next
                     )
                     .on_conflict_do_nothing()
                     .returning(DELIVERIES.c.attempts)
@@ -106,20 +109,22 @@ class DeliveryLog:
                     sa.select(DELIVERIES).where(_row(dedupe_key, channel)).with_for_update()
                 )
             ).one()
+            unfinished = row.status == "sending" and row.provider_message_id == _CALLING
+            changes: dict[str, object] = {"attempts": DELIVERIES.c.attempts + 1}
+            if row.status == "sending" and not unfinished:
+                # The earlier attempt never reached the provider: this one calls it now.
+                changes.update(provider_message_id=_CALLING, updated_at=sa.func.now())
             # Every run of the step counts (support sees retries), finished or not.
             await conn.execute(
-                sa.update(DELIVERIES)
-                .where(_row(dedupe_key, channel))
-                .values(attempts=DELIVERIES.c.attempts + 1)
+                sa.update(DELIVERIES).where(_row(dedupe_key, channel)).values(**changes)
             )
             if row.status != "sending":
                 return Claim(
                     row.status, row.attempts + 1, row.provider_message_id, row.detail, None
                 )
-            # `calling` moves updated_at only when an attempt reaches the provider, so on a
-            # row still "sending" an updated_at later than created_at means exactly that.
-            unfinished = row.updated_at if row.provider_message_id == _CALLING else None
-            return Claim("sending", row.attempts + 1, None, None, unfinished)
+            return Claim(
+                "sending", row.attempts + 1, None, None, row.updated_at if unfinished else None
+            )
 
     async def calling(self, dedupe_key: str, channel: str) -> None:
         """Stamped right before the provider call: from now on, "maybe sent"."""

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.deliveries import Claim, DeliveryLog
+from activities.deliveries import Claim, Contact, DeliveryLog
 from core.settings import Settings
 from core.verification_codes import code_digest, email_code
 from models.notices import DeliveryOutcome, NoticeDelivery
@@ -144,10 +144,9 @@ class EmailActivities:
             )
         return digest
 
-    @activity.defn(name="email.send_notice")
-    async def send_notice(self, req: NoticeDelivery) -> DeliveryOutcome:
+    async def send_notice(self, req: NoticeDelivery, contact: Contact | None) -> DeliveryOutcome:
+        """One notice by email, once (the ``notices.deliver`` activity calls this)."""
         notice = req.notice
-        contact = await self._log.contact(req.user_id)
         if contact is None:
             return DeliveryOutcome(status="skipped", detail="no such user")
         if not (notice.essential or contact.email_notifications):
@@ -189,6 +188,7 @@ class EmailActivities:
                 outcome = DeliveryOutcome(status="sent", provider_message_id=found)
                 await self._log.finish(dedupe_key, CHANNEL, outcome)
                 return outcome
+            await self._log.calling(dedupe_key, CHANNEL)  # not sent after all: send now
         mail = Mail(
             from_email=(self._settings.sendgrid_from_email, self._settings.sendgrid_from_name),
             to_emails=to,
@@ -197,7 +197,6 @@ class EmailActivities:
         mail.dynamic_template_data = data
         # Comes back on every event webhook and is what the Email Activity search finds.
         mail.custom_arg = [CustomArg("dedupe_key", dedupe_key), CustomArg("channel", CHANNEL)]
-        await self._log.calling(dedupe_key, CHANNEL)
         response = await _call(lambda: self._sendgrid.send(mail))
         outcome = DeliveryOutcome(
             status="sent", provider_message_id=_header(response.headers, "X-Message-Id")
@@ -224,4 +223,4 @@ class EmailActivities:
         return str(messages[0]["msg_id"]) if messages else None
 
     def all(self) -> list[Any]:
-        return [self.send_verification_code, self.send_notice]
+        return [self.send_verification_code]

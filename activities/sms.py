@@ -24,7 +24,7 @@ from temporalio.exceptions import ApplicationError
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client as TwilioClient
 
-from activities.deliveries import DeliveryLog
+from activities.deliveries import Contact, DeliveryLog
 from core.settings import Settings
 from core.twilio_http import TwilioHttpClient
 from models.notices import DeliveryOutcome, NoticeDelivery
@@ -136,10 +136,10 @@ class SmsActivities:
         )
         return PhoneCodeResult(approved=check.status == "approved")
 
-    @activity.defn(name="sms.send_notice")
-    async def send_notice(self, req: NoticeDelivery) -> DeliveryOutcome:
+    async def send_notice(self, req: NoticeDelivery, contact: Contact | None) -> DeliveryOutcome:
+        """One notice by text, once, to a verified number of someone who wants texts (the
+        ``notices.deliver`` activity calls this)."""
         text = req.notice.sms
-        contact = await self._log.contact(req.user_id)
         skip = None
         if not text:
             skip = "this notice has no text version"
@@ -171,7 +171,7 @@ class SmsActivities:
                 outcome = DeliveryOutcome(status="sent", provider_message_id=found)
                 await self._log.finish(req.dedupe_key, CHANNEL, outcome)
                 return outcome
-        await self._log.calling(req.dedupe_key, CHANNEL)
+            await self._log.calling(req.dedupe_key, CHANNEL)  # not sent after all: send now
         try:
             message = await _call(
                 "create_message",
@@ -214,4 +214,4 @@ class SmsActivities:
         return None
 
     def all(self) -> list[Any]:
-        return [self.start_phone_verification, self.check_phone_verification, self.send_notice]
+        return [self.start_phone_verification, self.check_phone_verification]

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from devstack.stack import Ports, Stack, new_secrets
+from devstack.verify import verify
 
 
 def percentiles(samples: list[float]) -> str:
@@ -71,15 +72,26 @@ async def run(jobs: int, lifecycles: int, concurrency: int) -> None:
             f"stack started in {time.perf_counter() - started:.1f} s (postgres, temporal, sandbox, worker, api)"
         )
         try:
-            async with httpx.AsyncClient(base_url=stack.api_url, timeout=60) as http:
-                await measure(http, jobs, lifecycles, concurrency)
+            async with (
+                httpx.AsyncClient(base_url=stack.api_url, timeout=60) as http,
+                httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as sandbox,
+            ):
+                await measure(http, sandbox, jobs, lifecycles, concurrency)
         finally:
             stack.stop()
 
 
-async def measure(http: httpx.AsyncClient, jobs: int, lifecycles: int, concurrency: int) -> None:
+async def measure(
+    http: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    jobs: int,
+    lifecycles: int,
+    concurrency: int,
+) -> None:
     gate = asyncio.Semaphore(concurrency)
     client, worker = await person(http, "client"), await person(http, "worker")
+    # The worker verifies through the sandboxes like anyone else (not timed: once per worker).
+    await verify(http, sandbox, auth(worker))
     link = (await http.post("/v1/payout-account", headers=auth(worker))).json()["onboarding_url"]
     await http.get(link, params={"complete": "1"})
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from core.settings import Settings
+from devstack.verify import VerificationFailed, verify
 
 PASSWORD = "demo password 123"  # noqa: S105 (throwaway demo accounts on a local stack)
 
@@ -39,12 +40,22 @@ async def main() -> None:
     settings = Settings.model_fields
     api = f"http://127.0.0.1:{settings['dev_api_port'].default}"
     ui = f"http://127.0.0.1:{settings['dev_temporal_ui_port'].default}"
-    async with httpx.AsyncClient(base_url=api, timeout=60) as http:
+    sandbox_url = f"http://127.0.0.1:{settings['dev_sandbox_port'].default}"
+    async with (
+        httpx.AsyncClient(base_url=api, timeout=60) as http,
+        httpx.AsyncClient(base_url=sandbox_url, timeout=30) as sandbox,
+    ):
         try:
             await http.get("/health/ready")
         except httpx.ConnectError:
             sys.exit(f"nothing answers at {api}: start `make dev` first (in another terminal)")
         client, worker = await login(http, "client", "Carla"), await login(http, "worker", "Wes")
+        try:
+            wes_email = await verify(
+                http, sandbox, worker, say=lambda what: print(f"  ✓ Wes {what}")
+            )
+        except VerificationFailed as failed:
+            sys.exit(str(failed))
         job = await step(
             "Carla posts a job",
             await http.post(
@@ -125,6 +136,11 @@ async def main() -> None:
     print(
         f"and the job that started it:  {ui}/namespaces/default/workflows?query=JobId%3D%22{job['id']}%22"
     )
+    print(
+        f"Wes's verification:           {ui}/namespaces/default/workflows?query="
+        "WorkflowType%3D%22Verification%22"
+    )
+    print(f"what Wes was emailed:         {sandbox_url}/_sandbox/outbox?to={wes_email}")
 
 
 if __name__ == "__main__":

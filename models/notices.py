@@ -46,6 +46,11 @@ class DeliveryOutcome(BaseModel):
     provider_message_id: str | None = None
 
 
+class NoticeDelivered(BaseModel):
+    email: DeliveryOutcome
+    sms: DeliveryOutcome | None  # None: the notice has no text version
+
+
 def _at(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M} UTC"
 

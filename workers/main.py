@@ -24,6 +24,7 @@ from temporalio.worker import Worker
 
 from activities.email import EmailActivities, sendgrid_client
 from activities.identity import IdentityActivities, checks_client
+from activities.notices import NoticeActivities
 from activities.payments import PaymentActivities, stripe_client
 from activities.sms import SmsActivities, twilio_client
 from activities.store import StoreActivities
@@ -49,11 +50,14 @@ log = logging.getLogger("tempwork.worker")
 
 def activities(settings: Settings, engine: AsyncEngine) -> list[Any]:
     stripe = stripe_client(settings)
+    email = EmailActivities(sendgrid_client(settings), engine, settings)
+    sms = SmsActivities(twilio_client(settings), engine, settings)
     return [
         *PaymentActivities(stripe).all(),
         *StoreActivities(engine).all(),
-        *EmailActivities(sendgrid_client(settings), engine, settings).all(),
-        *SmsActivities(twilio_client(settings), engine, settings).all(),
+        *email.all(),
+        *sms.all(),
+        *NoticeActivities(email, sms, engine).all(),
         *IdentityActivities(stripe, checks_client(settings)).all(),
     ]
 

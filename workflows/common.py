@@ -15,8 +15,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email import EmailActivities
-    from activities.sms import SmsActivities
+    from activities.notices import NoticeActivities
     from activities.store import StoreActivities
     from models.errors import Rejection
     from models.notices import Notice, NoticeDelivery
@@ -139,21 +138,17 @@ class Notifier:
             self.deliver(NoticeDelivery(user_id=user_id, dedupe_key=dedupe_key, notice=notice))
 
     def deliver(self, delivery: NoticeDelivery) -> None:
-        """Email (and SMS, when the notice has a text version) without the in-app notice."""
-        channels: list[tuple[Callable[..., Any], str]] = [(EmailActivities.send_notice, "email")]
-        if delivery.notice.sms:
-            channels.append((SmsActivities.send_notice, "SMS"))
-        for activity, channel in channels:
-            task = workflow.start_activity_method(
-                activity,
-                delivery,
-                start_to_close_timeout=DELIVERY_TIMEOUT,
-                schedule_to_close_timeout=DELIVERY_DEADLINE,
-                retry_policy=DELIVERY_RETRY,
-                summary=f"{channel}: {delivery.notice.subject}",
-            )
-            self._in_flight.add(task)
-            task.add_done_callback(self._finished)
+        """Email (and a text, when the notice has a text version) without the in-app notice."""
+        task = workflow.start_activity_method(
+            NoticeActivities.deliver,
+            delivery,
+            start_to_close_timeout=DELIVERY_TIMEOUT,
+            schedule_to_close_timeout=DELIVERY_DEADLINE,
+            retry_policy=DELIVERY_RETRY,
+            summary=f"notify: {delivery.notice.subject}",
+        )
+        self._in_flight.add(task)
+        task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._in_flight.discard(task)

@@ -10,12 +10,13 @@ it again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import Counter
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -47,6 +48,51 @@ async def first_time(
             )
         ).scalar()
     return processed is None
+
+
+async def handle_once(
+    engine: AsyncEngine,
+    provider: str,
+    event_id: str,
+    type_: str,
+    payload: Any,
+    apply: Callable[[AsyncConnection], Awaitable[None]],
+) -> bool:
+    """Records an event and applies its database effect in one transaction; False for a
+    duplicate. (Events whose news must reach a workflow use ``first_time`` / ``signal`` /
+    ``mark_processed`` instead: a signal cannot join a database transaction.)"""
+    async with engine.begin() as conn:
+        new = (
+            await conn.execute(
+                insert(WEBHOOK_EVENTS)
+                .values(
+                    provider=provider,
+                    event_id=event_id,
+                    type=type_,
+                    payload=payload,
+                    processed_at=sa.func.now(),
+                )
+                .on_conflict_do_nothing()
+                .returning(WEBHOOK_EVENTS.c.event_id)
+            )
+        ).first()
+        if new is None:  # seen before; only one recorded but never processed is taken up again
+            unfinished = (
+                await conn.execute(
+                    sa.update(WEBHOOK_EVENTS)
+                    .where(
+                        WEBHOOK_EVENTS.c.provider == provider,
+                        WEBHOOK_EVENTS.c.event_id == event_id,
+                        WEBHOOK_EVENTS.c.processed_at.is_(None),
+                    )
+                    .values(processed_at=sa.func.now())
+                    .returning(WEBHOOK_EVENTS.c.event_id)
+                )
+            ).first()
+            if unfinished is None:
+                return False
+        await apply(conn)
+    return True
 
 
 async def mark_processed(engine: AsyncEngine, provider: str, event_id: str) -> None:

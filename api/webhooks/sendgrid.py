@@ -16,23 +16,25 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Header, Request
 from sendgrid.helpers.eventwebhook import EventWebhook
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from api.deps import EngineDep, SettingsDep, TemporalDep
-from api.webhooks.events import bad_signature, counted, first_time, mark_processed, signal
+from api.webhooks.events import (
+    bad_signature,
+    counted,
+    first_time,
+    handle_once,
+    mark_processed,
+    signal,
+)
 from models.tables import DELIVERIES, USERS
 from models.verification import EmailUndeliverable
 
 router = APIRouter()
 
-# SendGrid event → delivery status (None: recorded as a detail only).
-STATUS: dict[str, str | None] = {
-    "processed": None,
-    "deferred": None,
-    "delivered": "delivered",
-    "bounce": "bounced",
-    "dropped": "dropped",
-    "blocked": "bounced",
-}
+# SendGrid event → delivery status. Blocks arrive as "bounce" with type "blocked"; other
+# events (processed, deferred, open, click) change nothing we keep.
+STATUS: dict[str, str] = {"delivered": "delivered", "bounce": "bounced", "dropped": "dropped"}
 # The person said "no more": non-essential email stops (codes and legal notices still go).
 OPT_OUT_EVENTS = {"spamreport", "unsubscribe", "group_unsubscribe"}
 
@@ -74,30 +76,41 @@ async def sendgrid_webhook(
 
 async def _handle(engine: EngineDep, temporal: TemporalDep, event: dict[str, Any]) -> None:
     event_id, kind = str(event["sg_event_id"]), str(event.get("event", "unknown"))
-    if not await first_time(engine, "sendgrid", event_id, kind, event):
-        counted("sendgrid", kind, "duplicate")
-        return
     key, reason = event.get("dedupe_key"), str(event.get("reason") or event.get("response") or "")
     status = STATUS.get(kind)
-    if key and status:
-        async with engine.begin() as conn:
+    opt_out = kind in OPT_OUT_EVENTS and bool(event.get("email"))
+    if not (key and status) and not opt_out:
+        counted("sendgrid", kind, "ignored")  # processed, deferred, open, …: nothing to record
+        return
+
+    async def apply(conn: AsyncConnection) -> None:
+        if key and status:
             await conn.execute(
                 sa.update(DELIVERIES)
                 .where(DELIVERIES.c.dedupe_key == key, DELIVERIES.c.channel == "email")
                 .values(status=status, detail=reason or None, updated_at=sa.func.now())
             )
-        if status in ("bounced", "dropped") and ":email-code:" in key:
-            workflow_id = key.split(":", 1)[0]
-            problem = EmailUndeliverable(
-                destination=str(event.get("email", "")), reason=reason or kind
-            )
-            await signal(temporal, workflow_id, "email_undeliverable", problem)
-    if kind in OPT_OUT_EVENTS and event.get("email"):
-        async with engine.begin() as conn:
+        if opt_out:
             await conn.execute(
                 sa.update(USERS)
                 .where(sa.func.lower(USERS.c.email) == str(event["email"]).lower())
                 .values(email_notifications=False)
             )
+
+    code_failed = bool(key and status in ("bounced", "dropped") and ":email-code:" in key)
+    if not code_failed:
+        first = await handle_once(engine, "sendgrid", event_id, kind, event, apply)
+        counted("sendgrid", kind, "handled" if first else "duplicate")
+        return
+    # A code that could not be delivered is also news for the person's Verification workflow:
+    # marked processed only once the workflow has it (a failed signal is redelivered).
+    if not await first_time(engine, "sendgrid", event_id, kind, event):
+        counted("sendgrid", kind, "duplicate")
+        return
+    async with engine.begin() as conn:
+        await apply(conn)
+    assert key is not None
+    problem = EmailUndeliverable(destination=str(event.get("email", "")), reason=reason or kind)
+    await signal(temporal, key.split(":", 1)[0], "email_undeliverable", problem)
     await mark_processed(engine, "sendgrid", event_id)
     counted("sendgrid", kind, "handled")

@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.email import EmailActivities, sendgrid_client
+from activities.notices import NoticeActivities
 from activities.sms import SmsActivities, twilio_client
 from activities.store import StoreActivities
 from core.accounts import create_user
@@ -69,6 +70,11 @@ def email(settings: Settings, engine: AsyncEngine) -> EmailActivities:
 @pytest.fixture
 def sms(settings: Settings, engine: AsyncEngine) -> SmsActivities:
     return SmsActivities(twilio_client(settings), engine, settings)
+
+
+@pytest.fixture
+def notices_(email: EmailActivities, sms: SmsActivities, engine: AsyncEngine) -> NoticeActivities:
+    return NoticeActivities(email, sms, engine)
 
 
 async def someone(engine: AsyncEngine, *, phone: str | None = None) -> UserPublic:
@@ -130,12 +136,12 @@ def funded(user: UserPublic, key: str) -> NoticeDelivery:
 
 
 async def test_a_notice_is_emailed_once_however_often_the_step_runs(
-    email: EmailActivities, engine: AsyncEngine, sandbox: str
+    notices_: NoticeActivities, engine: AsyncEngine, sandbox: str
 ) -> None:
     user = await someone(engine)
     notice = funded(user, f"contract-x:{uuid.uuid4()}:funded-1")
-    first = await ENV.run(email.send_notice, notice)
-    again = await ENV.run(email.send_notice, notice)
+    first = (await ENV.run(notices_.deliver, notice)).email
+    again = (await ENV.run(notices_.deliver, notice)).email
     assert first.status == again.status == "sent"
     assert first.provider_message_id and again.provider_message_id == first.provider_message_id
     sent = await outbox(sandbox, user.email)
@@ -143,15 +149,17 @@ async def test_a_notice_is_emailed_once_however_often_the_step_runs(
 
 
 async def test_a_lost_sendgrid_answer_does_not_send_twice(
-    email: EmailActivities, engine: AsyncEngine, sandbox: str
+    notices_: NoticeActivities, engine: AsyncEngine, sandbox: str
 ) -> None:
     user = await someone(engine)
     notice = funded(user, f"contract-y:{uuid.uuid4()}:funded-1")
     await lose_next_answer(sandbox, "/sendgrid/v3/mail/send")
     with pytest.raises(ApplicationError) as lost:
-        await ENV.run(email.send_notice, notice)
+        await ENV.run(notices_.deliver, notice)
     assert not lost.value.non_retryable  # Temporal retries it …
-    retried = await ENV.run(email.send_notice, notice)  # … and the retry finds the first send
+    retried = (
+        await ENV.run(notices_.deliver, notice)
+    ).email  # … and the retry finds the first send
     assert retried.status == "sent" and retried.provider_message_id
     assert len(await outbox(sandbox, user.email)) == 1
     row = await delivery(engine, notice.dedupe_key, "email")
@@ -159,19 +167,19 @@ async def test_a_lost_sendgrid_answer_does_not_send_twice(
 
 
 async def test_email_notices_off_skips_all_but_essential_ones(
-    email: EmailActivities, engine: AsyncEngine, sandbox: str
+    notices_: NoticeActivities, engine: AsyncEngine, sandbox: str
 ) -> None:
     user = await someone(engine)
     async with engine.begin() as conn:
         await conn.execute(
             sa.update(USERS).where(USERS.c.id == user.id).values(email_notifications=False)
         )
-    skipped = await ENV.run(email.send_notice, funded(user, f"k:{uuid.uuid4()}"))
+    skipped = (await ENV.run(notices_.deliver, funded(user, f"k:{uuid.uuid4()}"))).email
     assert skipped.status == "skipped"
     legal = NoticeDelivery(
         user_id=user.id, dedupe_key=f"k:{uuid.uuid4()}", notice=notices.adverse_action("x")
     )
-    assert (await ENV.run(email.send_notice, legal)).status == "sent"
+    assert (await ENV.run(notices_.deliver, legal)).email.status == "sent"
     assert [m["subject"] for m in await outbox(sandbox, user.email)] == [legal.notice.subject]
 
 
@@ -206,27 +214,30 @@ async def test_a_verification_code_retried_is_the_same_code_sent_once(
 
 
 async def test_a_notice_is_texted_once_to_a_verified_number(
-    sms: SmsActivities, engine: AsyncEngine, sandbox: str
+    notices_: NoticeActivities, engine: AsyncEngine, sandbox: str
 ) -> None:
     number = new_number()
     user = await someone(engine, phone=number)
     notice = funded(user, f"contract-z:{uuid.uuid4()}:funded-1")
     await lose_next_answer(sandbox, "/twilio/api/2010-04-01/Accounts")
     with pytest.raises(ApplicationError):
-        await ENV.run(sms.send_notice, notice)
-    retried = await ENV.run(sms.send_notice, notice)
-    assert retried.status == "sent" and (retried.provider_message_id or "").startswith("SM")
+        await ENV.run(notices_.deliver, notice)
+    retried = (await ENV.run(notices_.deliver, notice)).sms
+    assert (
+        retried is not None
+        and retried.status == "sent"
+        and (retried.provider_message_id or "").startswith("SM")
+    )
     texts = await outbox(sandbox, number)
     assert len(texts) == 1 and texts[0]["body"] == notice.notice.sms
 
 
 async def test_no_text_without_a_verified_number_or_after_stop(
-    sms: SmsActivities, engine: AsyncEngine, sandbox: str
+    notices_: NoticeActivities, engine: AsyncEngine, sandbox: str
 ) -> None:
     unverified = await someone(engine)
-    assert (await ENV.run(sms.send_notice, funded(unverified, f"k:{uuid.uuid4()}"))).detail == (
-        "no verified phone number"
-    )
+    no_number = (await ENV.run(notices_.deliver, funded(unverified, f"k:{uuid.uuid4()}"))).sms
+    assert no_number is not None and no_number.detail == ("no verified phone number")
     number = new_number()
     user = await someone(engine, phone=number)
     async with httpx.AsyncClient(base_url=sandbox) as http:  # the person texts STOP
@@ -234,7 +245,8 @@ async def test_no_text_without_a_verified_number_or_after_stop(
             await http.post("/_sandbox/twilio/inbound", json={"from": number, "body": "STOP"})
         ).raise_for_status()
     # Our webhook is not wired here: Twilio's own refusal (21610) must be enough.
-    outcome = await ENV.run(sms.send_notice, funded(user, f"k:{uuid.uuid4()}"))
+    outcome = (await ENV.run(notices_.deliver, funded(user, f"k:{uuid.uuid4()}"))).sms
+    assert outcome is not None
     assert outcome.status == "skipped" and "STOP" in (outcome.detail or "")
     async with engine.connect() as conn:
         texts_on = (

@@ -23,7 +23,7 @@ from models.contracts import ContractState
 from models.errors import Rejection
 from models.jobs import JobPostingState
 from models.ledger import LedgerAccount, LedgerTransaction
-from models.notices import DeliveryOutcome, NoticeDelivery
+from models.notices import DeliveryOutcome, NoticeDelivered, NoticeDelivery
 from models.payments import (
     ConfirmPaymentRequest,
     ConnectedAccount,
@@ -310,26 +310,23 @@ class FakeStore:
 
 @dataclass
 class FakeNotifications:
-    """`email.send_notice` / `sms.send_notice`: one delivery per (dedupe key, channel), like
-    the real activities' delivery record; `attempts` counts every call (retries included)."""
+    """`notices.deliver`: one delivery per (dedupe key, channel), like the real activity's
+    delivery records; `attempts` counts every call (retries included)."""
 
     sent: dict[tuple[str, str], NoticeDelivery] = field(default_factory=dict)
-    attempts: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    attempts: int = 0
     email_down: bool = False
 
-    @activity.defn(name="email.send_notice")
-    async def send_email(self, req: NoticeDelivery) -> DeliveryOutcome:
-        self.attempts["email"] += 1
+    @activity.defn(name="notices.deliver")
+    async def deliver(self, req: NoticeDelivery) -> NoticeDelivered:
+        self.attempts += 1
         if self.email_down:
             raise ApplicationError("SendGrid down", type="ProviderUnavailable")
         self.sent.setdefault((req.dedupe_key, "email"), req)
-        return DeliveryOutcome(status="sent")
-
-    @activity.defn(name="sms.send_notice")
-    async def send_sms(self, req: NoticeDelivery) -> DeliveryOutcome:
-        self.attempts["sms"] += 1
-        self.sent.setdefault((req.dedupe_key, "sms"), req)
-        return DeliveryOutcome(status="sent")
+        if req.notice.sms:
+            self.sent.setdefault((req.dedupe_key, "sms"), req)
+        sms = DeliveryOutcome(status="sent") if req.notice.sms else None
+        return NoticeDelivered(email=DeliveryOutcome(status="sent"), sms=sms)
 
     def to(self, user_id: UUID, channel: str = "email") -> list[NoticeDelivery]:
         return [d for (_, ch), d in self.sent.items() if ch == channel and d.user_id == user_id]
@@ -338,7 +335,7 @@ class FakeNotifications:
         return sorted(d.notice.kind for d in self.to(user_id, channel))
 
     def all(self) -> list[Any]:
-        return [self.send_email, self.send_sms]
+        return [self.deliver]
 
 
 CODE_SECRET = "workflow-tests-code-secret-0000000000"
