@@ -179,7 +179,7 @@ class SmsActivities:
                     to=contact.phone,
                     from_=self._settings.twilio_from_number,
                     body=text,
-                    status_callback=f"{self._settings.api_public_url}/webhooks/twilio",
+                    status_callback=self._settings.twilio_callback_url,
                 ),
             )
         except ApplicationError as err:

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     twilio_verify_service_sid: str
     twilio_from_number: str
     twilio_timeout_seconds: float = 20.0
+    # Where Twilio reaches our webhook: requests are signed over this exact URL. Default:
+    # <api_public_url>/webhooks/twilio (set it when Twilio reaches the API by another name,
+    # e.g. http://api:8000/… between containers).
+    twilio_webhook_url: str | None = None
 
     # Background checks (Checkr-style API over httpx).
     checks_api_base: str = "https://api.checkr.com"
@@ -150,6 +154,10 @@ class Settings(BaseSettings):
             background_support_after=self.background_support_after,
             background_package=self.background_check_package,
         )
+
+    @property
+    def twilio_callback_url(self) -> str:
+        return self.twilio_webhook_url or f"{self.api_public_url.rstrip('/')}/webhooks/twilio"
 
     def verifications_required(self, *, on_site: bool) -> list[Step]:
         extra = self.verifications_required_on_site if on_site else ()

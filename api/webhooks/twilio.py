@@ -1,8 +1,9 @@
 """Twilio's webhooks on one URL: replies to our number (STOP turns a person's texts off, START
 back on) and the status callbacks of the messages we sent (delivered, undelivered, failed).
 
-The signature is checked with the SDK's own ``RequestValidator`` over the URL Twilio called,
-which is our public URL (behind a proxy the Host header is not it) plus the form parameters.
+The signature is checked with the SDK's own ``RequestValidator`` over the URL Twilio called
+(``Settings.twilio_callback_url``: behind a proxy the Host header is not it) plus the form
+parameters.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ async def twilio_webhook(
     x_twilio_signature: str = Header(default=""),
 ) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
-    url = f"{settings.api_public_url.rstrip('/')}{request.url.path}"
+    url = settings.twilio_callback_url  # what Twilio signed, not what the Host header says
     if request.url.query:
         url += f"?{request.url.query}"
     validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
