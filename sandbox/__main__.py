@@ -90,7 +90,9 @@ async def _serve(settings: SandboxSettings) -> None:
 def _providers(settings: SandboxSettings) -> list[str]:
     configured = {
         "stripe": True,
-        "twilio": settings.twilio_account_sid and settings.twilio_auth_token,
+        "twilio": settings.twilio_account_sid
+        and settings.twilio_auth_token
+        and settings.twilio_verify_service_sid,
         "sendgrid": settings.sendgrid_api_key and settings.sendgrid_signing_key,
         "checks": settings.checks_api_key and settings.checks_webhook_secret,
     }

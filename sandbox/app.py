@@ -20,7 +20,7 @@ from .outbox import Outbox
 from .provider import ProviderSandbox
 from .sendgrid import SendGridSettings, create_sendgrid_sandbox
 from .store import Database
-from .stripe import StripeProvider, StripeSettings, create_stripe_sandbox
+from .stripe import StripeSettings, create_stripe_sandbox, stripe_provider
 from .twilio import TwilioSettings, create_twilio_sandbox
 
 DEFAULT_WEBHOOK_RETRY_DELAYS = (
@@ -71,7 +71,7 @@ def build_providers(
 ) -> list[ProviderSandbox]:
     public_url = config.public_url.rstrip("/")
     providers: list[ProviderSandbox] = [
-        StripeProvider(
+        stripe_provider(
             create_stripe_sandbox(
                 StripeSettings(
                     api_key=config.stripe_api_key,

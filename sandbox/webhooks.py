@@ -217,3 +217,18 @@ class WebhookSender:
 
 def unix_now() -> int:
     return int(time.time())
+
+
+class ProviderWebhooks:
+    """Base of each provider's webhooks: its `sender` runs with the provider's lifecycle."""
+
+    sender: WebhookSender
+
+    async def start(self) -> None:
+        await self.sender.start()
+
+    async def stop(self) -> None:
+        await self.sender.stop()
+
+    def reset(self) -> None:
+        self.sender.reset()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..faults import FaultInjector
+from ..provider import MountedProvider
 from ..store import Database
 from .api import api_router
 from .control import control_router
@@ -18,39 +19,20 @@ from .hosted import hosted_router
 from .jobs import register_jobs
 from .state import ChecksSettings, ChecksState
 
-__all__ = ["ChecksSandbox", "ChecksSettings", "ChecksState", "create_checks_sandbox"]
-
-
-class ChecksSandbox:
-    """The check provider as the app mounts it (`/checks`, `/_sandbox/checks`)."""
-
-    name = "checks"
-
-    def __init__(self, settings: ChecksSettings, db: Database, faults: FaultInjector) -> None:
-        self.settings, self.db, self.faults = settings, db, faults
-        self.state = ChecksState(settings, db, faults)
-        register_jobs(self.state)
-
-    def api_router(self) -> APIRouter:
-        router = APIRouter()
-        router.include_router(hosted_router(self.state))
-        router.include_router(api_router(self.state))
-        return router
-
-    def control_router(self) -> APIRouter:
-        return control_router(self.state)
-
-    async def start(self) -> None:
-        await self.state.start()
-
-    async def stop(self) -> None:
-        await self.state.stop()
-
-    def reset(self) -> None:
-        self.state.reset()
+__all__ = ["ChecksSettings", "ChecksState", "create_checks_sandbox"]
 
 
 def create_checks_sandbox(
     settings: ChecksSettings, db: Database, faults: FaultInjector
-) -> ChecksSandbox:
-    return ChecksSandbox(settings, db, faults)
+) -> MountedProvider:
+    """The check provider as the app mounts it (`/checks`, `/_sandbox/checks`)."""
+    state = ChecksState(settings, db, faults)
+    register_jobs(state)
+
+    def api() -> APIRouter:
+        router = APIRouter()
+        router.include_router(hosted_router(state))
+        router.include_router(api_router(state))
+        return router
+
+    return MountedProvider("checks", state, api, lambda: control_router(state))

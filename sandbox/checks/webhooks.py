@@ -15,7 +15,7 @@ import hmac
 
 from ..faults import FaultInjector
 from ..store import JSON, ObjectStore
-from ..webhooks import Outgoing, WebhookSender
+from ..webhooks import Outgoing, ProviderWebhooks, WebhookSender
 from .render import dumps
 
 EVENT = "event"
@@ -26,7 +26,7 @@ def signature(payload: bytes, secret: str) -> str:
     return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
 
 
-class CheckrWebhooks:
+class CheckrWebhooks(ProviderWebhooks):
     def __init__(
         self,
         store: ObjectStore,
@@ -42,15 +42,6 @@ class CheckrWebhooks:
         self.sender = WebhookSender(
             store, faults, name="checks", render=self._render, retry_delays=retry_delays
         )
-
-    async def start(self) -> None:
-        await self.sender.start()
-
-    async def stop(self) -> None:
-        await self.sender.stop()
-
-    def reset(self) -> None:
-        self.sender.reset()
 
     def enqueue(self, event: JSON, created: int) -> None:
         if self.url is not None:

@@ -8,43 +8,22 @@ See README.md beside this file for what is simulated, the test addresses and con
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from ..faults import FaultInjector
 from ..outbox import Outbox
+from ..provider import MountedProvider
 from ..store import Database
 from .api import api_router
 from .control import control_router
 from .state import SendGridSandbox, SendGridSettings
 
-__all__ = ["SendGridProvider", "SendGridSandbox", "SendGridSettings", "create_sendgrid_sandbox"]
-
-
-class SendGridProvider:
-    """The SendGrid sandbox as the app mounts it (`/sendgrid`, `/_sandbox/sendgrid`)."""
-
-    name = "sendgrid"
-
-    def __init__(self, sandbox: SendGridSandbox) -> None:
-        self.sandbox = sandbox
-
-    def api_router(self) -> APIRouter:
-        return api_router(self.sandbox)
-
-    def control_router(self) -> APIRouter:
-        return control_router(self.sandbox)
-
-    async def start(self) -> None:
-        await self.sandbox.start()
-
-    async def stop(self) -> None:
-        await self.sandbox.stop()
-
-    def reset(self) -> None:
-        self.sandbox.reset()
+__all__ = ["SendGridSandbox", "SendGridSettings", "create_sendgrid_sandbox"]
 
 
 def create_sendgrid_sandbox(
     settings: SendGridSettings, db: Database, faults: FaultInjector, outbox: Outbox
-) -> SendGridProvider:
-    return SendGridProvider(SendGridSandbox(settings, db, faults, outbox))
+) -> MountedProvider:
+    """The SendGrid sandbox as the app mounts it (`/sendgrid`, `/_sandbox/sendgrid`)."""
+    sandbox = SendGridSandbox(settings, db, faults, outbox)
+    return MountedProvider(
+        "sendgrid", sandbox, lambda: api_router(sandbox), lambda: control_router(sandbox)
+    )

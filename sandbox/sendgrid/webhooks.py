@@ -16,7 +16,7 @@ import time
 
 from ..faults import FaultInjector
 from ..store import JSON, ObjectStore
-from ..webhooks import Outgoing, WebhookSender
+from ..webhooks import Outgoing, ProviderWebhooks, WebhookSender
 from . import keys
 from .ids import new_delivery_id
 
@@ -28,7 +28,7 @@ def batch_body(events: list[JSON]) -> str:
     return json.dumps(events, sort_keys=True, separators=(",", ":")) + "\r\n"
 
 
-class SendGridWebhooks:
+class SendGridWebhooks(ProviderWebhooks):
     def __init__(
         self,
         store: ObjectStore,
@@ -44,15 +44,6 @@ class SendGridWebhooks:
         self.sender = WebhookSender(
             store, faults, name="sendgrid", render=self._render, retry_delays=retry_delays
         )
-
-    async def start(self) -> None:
-        await self.sender.start()
-
-    async def stop(self) -> None:
-        await self.sender.stop()
-
-    def reset(self) -> None:
-        self.sender.reset()
 
     def enqueue(self, events: list[JSON]) -> JSON | None:
         """Queue one batch; nothing is sent (or kept) when no webhook URL is configured."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from ..faults import FaultInjector
+from ..provider import MountedProvider
 from ..store import Database
 from .api import api_router
 from .control import control_router
@@ -21,11 +22,11 @@ from .state import API_VERSION, StripeSandbox, StripeSettings
 
 __all__ = [
     "API_VERSION",
-    "StripeProvider",
     "StripeSandbox",
     "StripeSettings",
     "control_router",
     "create_stripe_sandbox",
+    "stripe_provider",
     "stripe_router",
 ]
 
@@ -48,25 +49,8 @@ def stripe_router(sandbox: StripeSandbox) -> APIRouter:
     return router
 
 
-class StripeProvider:
+def stripe_provider(sandbox: StripeSandbox) -> MountedProvider:
     """The Stripe sandbox as the app mounts it (`/stripe`, `/_sandbox/stripe`)."""
-
-    name = "stripe"
-
-    def __init__(self, sandbox: StripeSandbox) -> None:
-        self.sandbox = sandbox
-
-    def api_router(self) -> APIRouter:
-        return stripe_router(self.sandbox)
-
-    def control_router(self) -> APIRouter:
-        return control_router(self.sandbox)
-
-    async def start(self) -> None:
-        await self.sandbox.start()
-
-    async def stop(self) -> None:
-        await self.sandbox.stop()
-
-    def reset(self) -> None:
-        self.sandbox.reset()
+    return MountedProvider(
+        "stripe", sandbox, lambda: stripe_router(sandbox), lambda: control_router(sandbox)
+    )

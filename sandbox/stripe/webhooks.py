@@ -13,7 +13,7 @@ import time
 
 from ..faults import FaultInjector
 from ..store import JSON, ObjectStore
-from ..webhooks import Outgoing, WebhookSender
+from ..webhooks import Outgoing, ProviderWebhooks, WebhookSender
 from .render import dumps
 
 
@@ -23,7 +23,7 @@ def signature_header(payload: str, secret: str, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-class StripeWebhooks:
+class StripeWebhooks(ProviderWebhooks):
     def __init__(
         self,
         store: ObjectStore,
@@ -48,15 +48,6 @@ class StripeWebhooks:
     @property
     def enabled(self) -> bool:
         return self.url is not None
-
-    async def start(self) -> None:
-        await self.sender.start()
-
-    async def stop(self) -> None:
-        await self.sender.stop()
-
-    def reset(self) -> None:
-        self.sender.reset()
 
     def enqueue(self, event: JSON) -> None:
         if self.enabled:

@@ -19,14 +19,14 @@ from urllib.parse import urlencode
 
 from ..faults import FaultInjector
 from ..store import JSON, ObjectStore
-from ..webhooks import Outgoing, WebhookSender, unix_now
+from ..webhooks import Outgoing, ProviderWebhooks, WebhookSender, unix_now
 from .signing import HEADER, signature
 
 STATUS_CALLBACK = "status_callback"
 INCOMING_MESSAGE = "incoming_message"
 
 
-class TwilioWebhooks:
+class TwilioWebhooks(ProviderWebhooks):
     def __init__(
         self,
         store: ObjectStore,
@@ -39,15 +39,6 @@ class TwilioWebhooks:
         self.sender = WebhookSender(
             store, faults, name="twilio", render=self._render, retry_delays=retry_delays
         )
-
-    async def start(self) -> None:
-        await self.sender.start()
-
-    async def stop(self) -> None:
-        await self.sender.stop()
-
-    def reset(self) -> None:
-        self.sender.reset()
 
     def enqueue(self, delivery_id: str, *, type: str, url: str, params: dict[str, str]) -> JSON:
         return self.sender.enqueue(

@@ -4,7 +4,6 @@ lists, and state that survives a restart."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,34 +12,8 @@ import pytest
 
 from sandbox.testing import checks_client, running_sandbox, sandbox_config
 
-from .checks_support import ChecksEnv, candidate, checks_sandbox, invitation, signature_valid
-from .conftest import eventually
-
-
-@pytest.fixture(scope="module")
-async def checks_env() -> AsyncIterator[ChecksEnv]:
-    async with checks_sandbox() as env:
-        yield env
-
-
-@pytest.fixture
-async def env(checks_env: ChecksEnv) -> AsyncIterator[ChecksEnv]:
-    async with checks_env.control() as control:
-        (await control.post("/_sandbox/reset")).raise_for_status()
-    checks_env.receiver.clear()
-    yield checks_env
-
-
-@pytest.fixture
-async def client(env: ChecksEnv) -> AsyncIterator[httpx.AsyncClient]:
-    async with env.client() as client:
-        yield client
-
-
-@pytest.fixture
-async def control(env: ChecksEnv) -> AsyncIterator[httpx.AsyncClient]:
-    async with env.control() as control:
-        yield control
+from ..checks_support import ChecksEnv, candidate, checks_sandbox, invitation, signature_valid
+from ..conftest import eventually
 
 
 async def _objects(control: httpx.AsyncClient, kind: str) -> list[dict[str, Any]]:

@@ -3,38 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
-from .checks_support import ChecksEnv, candidate, checks_sandbox, invitation
-
-
-@pytest.fixture(scope="module")
-async def checks_env() -> AsyncIterator[ChecksEnv]:
-    async with checks_sandbox() as env:
-        yield env
-
-
-@pytest.fixture
-async def env(checks_env: ChecksEnv) -> AsyncIterator[ChecksEnv]:
-    async with checks_env.control() as control:
-        (await control.post("/_sandbox/reset")).raise_for_status()
-    checks_env.receiver.clear()
-    yield checks_env
-
-
-@pytest.fixture
-async def client(env: ChecksEnv) -> AsyncIterator[httpx.AsyncClient]:
-    async with env.client() as client:
-        yield client
-
-
-@pytest.fixture
-async def control(env: ChecksEnv) -> AsyncIterator[httpx.AsyncClient]:
-    async with env.control() as control:
-        yield control
+from ..checks_support import ChecksEnv, candidate, invitation
 
 
 async def _completed_report(env: ChecksEnv, report_id: str) -> dict[str, object]:
