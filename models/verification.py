@@ -19,9 +19,10 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from models.common import Actor, Role
+from models.text import PRINTABLE
 
 # E.164: "+", a country code and the number, at most 15 digits in all.
 PhoneNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+[1-9]\d{6,14}$")]
@@ -210,7 +211,10 @@ class StartBackgroundCheck(StepCommand):
 
 class Adjudicate(StepCommand):
     decision: Literal["approve", "reject"]
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+    # Checked here too: the update can come from the Temporal UI or CLI, not only the API.
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000), PRINTABLE
+    ]
 
 
 class VerificationReply(BaseModel):
@@ -341,17 +345,30 @@ class CodeConfirmation(BaseModel):
 
 class BackgroundCheckStart(BaseModel):
     first_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), PRINTABLE
     ]
-    last_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-    work_city: str | None = Field(default=None, max_length=80)
-    work_state: str | None = Field(default=None, max_length=40)
+    last_name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), PRINTABLE
+    ]
+    work_city: Annotated[str, StringConstraints(max_length=80), PRINTABLE] | None = None
+    work_state: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = Field(
+        default=None, description="Two-letter state code; required in the US"
+    )
     work_country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = "US"
+
+    @model_validator(mode="after")
+    def _state_in_the_us(self) -> BackgroundCheckStart:
+        # Which searches run depends on where the work is: in the US the state decides.
+        if self.work_country == "US" and not self.work_state:
+            raise ValueError("work_state is required for work in the US (e.g. CA)")
+        return self
 
 
 class AdjudicationRequest(BaseModel):
     decision: Literal["approve", "reject"]
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000), PRINTABLE
+    ]
 
 
 class StepPublic(BaseModel):

@@ -117,6 +117,22 @@ async def test_a_failed_document_can_be_retried_with_a_fresh_link(http: ApiClien
     await eventually(lambda: step_status(worker, "identity"), lambda s: s == "verified")
 
 
+async def test_text_that_cannot_be_kept_is_refused_at_the_door(http: ApiClient) -> None:
+    worker = await sign_up(http, "worker")
+    for field in ("first_name", "last_name", "work_city"):
+        body = {"first_name": "Wes", "last_name": "Baker", "work_state": "CA"}
+        body[field] = "We\u0000s"
+        refused = problem(await worker.post("/v1/verifications/background", body), 422)
+        assert refused["errors"][0]["loc"][-1] == field
+    problem(
+        await worker.post(
+            "/v1/verifications/background", {"first_name": "Wes", "last_name": "Baker"}
+        ),
+        422,
+    )  # a US state is needed: which searches run depends on it
+    assert (await worker.get("/v1/verifications")).json()["steps"][3]["status"] == "not_started"
+
+
 async def test_on_site_jobs_also_need_a_background_check(http: ApiClient) -> None:
     client, worker = await sign_up(http, "client"), await sign_up(http, "worker", verified=True)
     job = await post_job(client, title="Fix a leaking tap", on_site=True)
@@ -137,6 +153,11 @@ async def test_support_adjudicates_a_consider_report(http: ApiClient, infra: Inf
     decision = {"decision": "approve", "reason": "old and unrelated record"}
     problem(await worker.post(f"/v1/support/verifications/{worker.id}/adjudicate", decision), 403)
     problem(await support.post(f"/v1/support/verifications/{worker.id}/adjudicate", {}), 422)
+    garbled = {"decision": "approve", "reason": "ok\u0000ok"}
+    refused = problem(
+        await support.post(f"/v1/support/verifications/{worker.id}/adjudicate", garbled), 422
+    )
+    assert refused["errors"][0]["loc"][-1] == "reason"
     decided = await support.post(f"/v1/support/verifications/{worker.id}/adjudicate", decision)
     assert decided.status_code == 200, decided.text
     state = decided.json()
