@@ -15,12 +15,18 @@ import json
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 from fastapi import APIRouter, Header, Request
 
 from api.deps import EngineDep, SettingsDep, TemporalDep
 from api.errors import TempworkError
-from api.webhooks.events import bad_signature, counted, first_time, mark_processed, signal
+from api.webhooks.events import (
+    bad_signature,
+    counted,
+    first_time,
+    mark_processed,
+    owner,
+    signal,
+)
 from models.tables import VERIFICATIONS
 from models.verification import BackgroundCheckUpdate
 
@@ -71,16 +77,9 @@ async def checks_webhook(
 
 
 async def _candidate_owner(request: Request, engine: EngineDep, candidate_id: str) -> str | None:
-    async with engine.connect() as conn:
-        owner = (
-            await conn.execute(
-                sa.select(VERIFICATIONS.c.user_id).where(
-                    VERIFICATIONS.c.background_candidate_id == candidate_id
-                )
-            )
-        ).scalar()
-    if owner is not None:
-        return str(owner)
+    known = await owner(engine, VERIFICATIONS.c.background_candidate_id, candidate_id)
+    if known is not None:
+        return known
     client: httpx.AsyncClient = request.app.state.checks
     try:
         response = await client.get(f"/v1/candidates/{candidate_id}")

@@ -119,6 +119,15 @@ async def signal(temporal: Client, workflow_id: str, name: str, arg: Any) -> boo
     return True
 
 
+async def owner(engine: AsyncEngine, column: sa.Column[Any], value: str) -> str | None:
+    """The user id on the row whose ``column`` holds a provider's object id (an account, an
+    identity session, a candidate): how a webhook finds whose workflow to tell."""
+    user_id = column.table.c.user_id
+    async with engine.connect() as conn:
+        found = (await conn.execute(sa.select(user_id).where(column == value))).scalar()
+    return str(found) if found else None
+
+
 def bad_signature(provider: str) -> TempworkError:
     WEBHOOK_EVENTS_TOTAL.labels(provider, "unknown", "bad_signature").inc()
     return TempworkError("bad-signature")

@@ -16,7 +16,7 @@ from temporalio.client import Client
 
 from api.deps import EngineDep, SettingsDep, TemporalDep
 from api.errors import TempworkError
-from api.webhooks.events import bad_signature, counted, first_time, mark_processed, signal
+from api.webhooks.events import bad_signature, counted, first_time, mark_processed, owner, signal
 from models.contracts import ChargebackClosed, ChargebackOpened, EscrowPaymentSucceeded
 from models.payouts import AccountUpdated
 from models.tables import LEDGER_TRANSACTIONS, PAYOUT_ACCOUNTS, VERIFICATIONS
@@ -63,7 +63,9 @@ async def _dispatch(
     if event.type.startswith(IDENTITY_EVENT):
         return await _identity_event(event, obj, metadata, engine, temporal)
     if event.type == "account.updated":
-        user_id = metadata.get("user_id") or await _account_owner(engine, obj["id"])
+        user_id = metadata.get("user_id") or await owner(
+            engine, PAYOUT_ACCOUNTS.c.stripe_account_id, obj["id"]
+        )
         if not user_id:
             return False
         update = AccountUpdated(
@@ -98,18 +100,6 @@ async def _dispatch(
     return False
 
 
-async def _account_owner(engine: AsyncEngine, account_id: str) -> str | None:
-    async with engine.connect() as conn:
-        owner = (
-            await conn.execute(
-                sa.select(PAYOUT_ACCOUNTS.c.user_id).where(
-                    PAYOUT_ACCOUNTS.c.stripe_account_id == account_id
-                )
-            )
-        ).scalar()
-    return str(owner) if owner else None
-
-
 async def _contract_for_intent(
     engine: AsyncEngine, stripe_client: stripe.StripeClient, payment_intent_id: str | None
 ) -> str | None:
@@ -141,7 +131,9 @@ async def _identity_event(
     status = event.type.removeprefix(IDENTITY_EVENT)
     if status not in ("processing", "verified", "requires_input", "canceled"):
         return False  # created, redacted: nothing for the workflow to do
-    user_id = metadata.get("user_id") or await _session_owner(engine, obj["id"])
+    user_id = metadata.get("user_id") or await owner(
+        engine, VERIFICATIONS.c.identity_session_id, obj["id"]
+    )
     if not user_id:
         return False
     last_error = obj.get("last_error") or {}
@@ -155,15 +147,3 @@ async def _identity_event(
         }
     )
     return await signal(temporal, f"verification-{user_id}", "identity_session_updated", update)
-
-
-async def _session_owner(engine: AsyncEngine, session_id: str) -> str | None:
-    async with engine.connect() as conn:
-        owner = (
-            await conn.execute(
-                sa.select(VERIFICATIONS.c.user_id).where(
-                    VERIFICATIONS.c.identity_session_id == session_id
-                )
-            )
-        ).scalar()
-    return str(owner) if owner else None

@@ -357,13 +357,13 @@ def _strings(value: Any) -> Iterator[str]:
 
 def env_recipe_variables() -> set[str]:
     """What the .env recipe named at the top of docker-compose.yml prints."""
-    from devstack import secrets
+    from devstack import compose_env
 
     header = COMPOSE_FILE.read_text().split("\nname:", 1)[0]
-    assert "python -m devstack.secrets >> .env" in header, "the .env recipe is gone"
+    assert "python -m devstack.compose_env >> .env" in header, "the .env recipe is gone"
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        secrets.main()
+        compose_env.main()
     return {line.split("=", 1)[0] for line in out.getvalue().splitlines()}
 
 

@@ -1,8 +1,8 @@
-"""``python -m devstack.secrets``: fresh credentials for docker-compose's ``.env``.
+"""``python -m devstack.compose_env``: fresh credentials for docker-compose's ``.env``.
 
 The same set ``make dev`` writes to ``.data/dev.env`` (the app's keys, the sandboxes' matching
 ones, SendGrid's event-signing key pair) plus the Compose-only Postgres password. Printed,
-never written anywhere by this module: ``.venv/bin/python -m devstack.secrets >> .env``.
+never written anywhere by this module: ``.venv/bin/python -m devstack.compose_env >> .env``.
 """
 
 from __future__ import annotations
