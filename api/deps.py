@@ -17,6 +17,7 @@ from core.security import decode_access_token
 from core.settings import Settings
 from models.common import Actor, Role
 from models.tables import USERS
+from models.text import Text
 from models.users import UserPublic
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
@@ -41,7 +42,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 IdempotencyKey = Annotated[
-    str | None,
+    Text | None,
     Header(
         alias="Idempotency-Key",
         min_length=1,

@@ -107,6 +107,12 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
         "The command did not finish in time; it may still complete — check the resource.",
     ),
     "bad-signature": (400, "Invalid webhook signature", "The webhook signature did not verify."),
+    "not-saved": (
+        500,
+        "Could not be saved",
+        "The request was valid but our database refused it. Support has been told and will "
+        "finish it; nothing was charged.",
+    ),
     "internal": (500, "Internal error", "Something went wrong on our side. It has been logged."),
 }
 
@@ -125,6 +131,7 @@ REJECTION_PROBLEM: dict[str, str] = {
     Rejection.CODE_EXPIRED: "verification-code-expired",
     Rejection.INVALID_PHONE: "invalid-phone-number",
     Rejection.UNDELIVERABLE: "undeliverable",
+    Rejection.NOT_SAVED: "not-saved",
 }
 # Details a workflow may attach to a rejection that the caller may see (nothing else is
 # copied: details could carry provider data).

@@ -29,6 +29,7 @@ from api.routes import (
 )
 from api.webhooks import router as webhooks_router
 from core.db import create_engine
+from core.rate_limits import RateLimits
 from core.settings import Settings, get_settings
 from core.temporal import connect
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Created once per process and shared by every request.
         app.state.settings = settings
         app.state.engine = create_engine(settings)
+        app.state.rate_limits = RateLimits(app.state.engine)
         app.state.temporal = await connect(settings)
         app.state.stripe = stripe_client(settings)
         app.state.checks = checks_client(settings)  # webhooks look candidates up

@@ -6,8 +6,18 @@ import base64
 import json
 import uuid
 from datetime import datetime
+from typing import Annotated
+
+from fastapi import Query
 
 from api.errors import TempworkError
+from models.text import Text
+
+# A page's `next_cursor`, handed back as is.
+Cursor = Annotated[
+    Text | None,
+    Query(max_length=512, description="`next_cursor` of the previous page, as it was given"),
+]
 
 
 def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:

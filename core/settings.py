@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from typing import Annotated
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.rate_limits import Limit
 from models.contracts import ContractPolicy
 from models.verification import Step, VerificationPolicy
 
 DEV_ENV_FILE = ".data/dev.env"
+# Read as written ("10/15m"), not as JSON.
+LimitSetting = Annotated[Limit, NoDecode]
 
 
 class Settings(BaseSettings):
@@ -117,6 +121,17 @@ class Settings(BaseSettings):
     identity_deadline: timedelta = timedelta(days=7)
     background_support_after: timedelta = timedelta(days=14)
     background_check_package: str = "tasker_standard"
+
+    # --- abuse limits: "count/period" (units s, m, h, d), shared by every API process ------
+    login_failures_per_account: LimitSetting = Limit.parse("10/15m")
+    login_failures_per_address: LimitSetting = Limit.parse(
+        "50/15m"
+    )  # offices and phones share NATs
+    registrations_per_address: LimitSetting = Limit.parse("20/1h")
+    # Code sends and confirmations per person (each code also locks after its wrong tries).
+    verification_requests_per_user: LimitSetting = Limit.parse("30/10m")
+    # Per provider and sending address: providers retry a 429 later, so a burst costs nothing.
+    webhooks_per_address: LimitSetting = Limit.parse("1200/1m")
 
     # --- reconciliation -------------------------------------------------------------------
     reconciliation_cron: str = "0 3 * * *"

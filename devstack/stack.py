@@ -110,6 +110,9 @@ class Stack:
             # The sandbox's Email Activity feed is instant; SendGrid's lags by minutes.
             "TEMPWORK_SENDGRID_ACTIVITY_FEED_LAG": "PT0S",
             "TEMPWORK_API_PUBLIC_URL": self.api_url,
+            # Everyone using a local stack (demo, bench, chaos) comes from 127.0.0.1.
+            "TEMPWORK_REGISTRATIONS_PER_ADDRESS": "100000/1h",
+            "TEMPWORK_LOGIN_FAILURES_PER_ADDRESS": "100000/1h",
             **self.extra_env,
         }
 
@@ -153,25 +156,27 @@ class Stack:
         )
         self._add(self.sandbox_process(logs))
         self._add(self.worker_process(logs))
-        self._add(
-            ManagedProcess(
-                "api",
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "api.main:app",
-                    "--host",
-                    HOST,
-                    "--port",
-                    str(self.ports.api),
-                    "--no-access-log",
-                ],
-                log_path=logs / "api.log",
-                env=self.env(),
-                cwd=ROOT,
-                ready=lambda: http_ok(f"{self.api_url}/health/ready"),
-            )
+        self._add(self.api_process(logs, self.ports.api))
+
+    def api_process(self, logs: Path, port: int, name: str = "api") -> ManagedProcess:
+        """An API process on ``port``; more than one may serve the same stack."""
+        return ManagedProcess(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "api.main:app",
+                "--host",
+                HOST,
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            log_path=logs / f"{name}.log",
+            env=self.env(),
+            cwd=ROOT,
+            ready=lambda: http_ok(f"http://{HOST}:{port}/health/ready"),
         )
 
     def create_schedules(self) -> None:

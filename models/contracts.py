@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from models.common import Actor, Role
+from models.text import Text
 
 
 class ContractStage(StrEnum):
@@ -67,7 +68,7 @@ class ContractPolicy(BaseModel):
 
 
 class MilestoneSpec(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
+    title: Text = Field(min_length=1, max_length=200)
     amount_cents: int = Field(gt=0, le=100_000_000_00)
 
 
@@ -282,7 +283,7 @@ class OpenDispute(ContractCommand):
 class ResolveDispute(ContractCommand):
     release_cents: int = Field(ge=0)
     refund_cents: int = Field(ge=0)
-    note: str | None = None
+    note: Text | None = None
 
 
 class SubmitReview(ContractCommand):
@@ -320,34 +321,34 @@ class ChargebackClosed(BaseModel):
 
 
 class FundRequest(BaseModel):
-    payment_method: str = Field(min_length=3, max_length=255)
+    payment_method: Text = Field(min_length=3, max_length=255)
 
 
 class SubmitRequest(BaseModel):
-    note: str | None = Field(default=None, max_length=10_000)
+    note: Text | None = Field(default=None, max_length=10_000)
 
 
 class ChangesRequest(BaseModel):
-    reason: str = Field(min_length=1, max_length=10_000)
+    reason: Text = Field(min_length=1, max_length=10_000)
 
 
 class ReasonRequest(BaseModel):
-    reason: str | None = Field(default=None, max_length=10_000)
+    reason: Text | None = Field(default=None, max_length=10_000)
 
 
 class DisputeRequest(BaseModel):
-    reason: str = Field(min_length=1, max_length=10_000)
+    reason: Text = Field(min_length=1, max_length=10_000)
 
 
 class ResolveDisputeRequest(BaseModel):
     release_cents: int = Field(ge=0)
     refund_cents: int = Field(ge=0)
-    note: str | None = Field(default=None, max_length=10_000)
+    note: Text | None = Field(default=None, max_length=10_000)
 
 
 class ReviewRequest(BaseModel):
     rating: int = Field(ge=1, le=5)
-    comment: str = Field(default="", max_length=5_000)
+    comment: Text = Field(default="", max_length=5_000)
 
 
 class MilestonePublic(BaseModel):

@@ -23,3 +23,9 @@ class Rejection(StrEnum):
     CODE_EXPIRED = "CodeExpired"  # 409: the code ran out; ask for a new one
     INVALID_PHONE = "InvalidPhoneNumber"  # 422: the number cannot receive text messages
     UNDELIVERABLE = "Undeliverable"  # 422: the provider refuses this address for good
+    NOT_SAVED = "NotSaved"  # 500: valid, but the database refused it; support is on it
+
+
+# An activity's error type for a write the database refuses for good (a data error): not
+# retried; the workflow holds for support instead (see workflows/common.py `store`).
+UNSTORABLE = "UnstorableData"

@@ -11,10 +11,11 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from models.common import Actor
 from models.contracts import ContractPolicy, ContractState, MilestoneSpec
+from models.text import Text
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$", to_lower=True)]
 Skill = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=40)
+    Text, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=40)
 ]
 
 
@@ -40,8 +41,8 @@ class ApplicationStatus(StrEnum):
 
 
 class JobCreate(BaseModel):
-    title: str = Field(min_length=3, max_length=200)
-    description: str = Field(min_length=1, max_length=20_000)
+    title: Text = Field(min_length=3, max_length=200)
+    description: Text = Field(min_length=1, max_length=20_000)
     skills: list[Skill] = Field(default_factory=list, max_length=30)
     budget_cents: int = Field(gt=0, le=100_000_000_00)
     currency: Currency = "usd"
@@ -58,7 +59,7 @@ class JobCreate(BaseModel):
 
 
 class ApplicationCreate(BaseModel):
-    cover_letter: str = Field(min_length=1, max_length=10_000)
+    cover_letter: Text = Field(min_length=1, max_length=10_000)
 
 
 class HireRequest(BaseModel):

@@ -278,3 +278,15 @@ NOTIFICATIONS = table(Notification)
 RECONCILIATION_REPORTS = table(ReconciliationReportRow)
 VERIFICATIONS = table(Verification)
 DELIVERIES = table(Delivery)
+
+
+class RateLimitRow(SQLModel, table=True):
+    """A rate-limited key's bucket (core/rate_limits.py): its theoretical arrival time."""
+
+    __tablename__ = "rate_limits"
+
+    key: str = Field(sa_column=sa.Column(sa.Text, primary_key=True))
+    tat: datetime = _ts(nullable=False)
+
+
+RATE_LIMITS = table(RateLimitRow)

@@ -9,16 +9,26 @@ from uuid import UUID
 from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
 from models.common import Role
+from models.text import Text
 
-Password = Annotated[str, StringConstraints(min_length=10, max_length=256)]
+Password = Annotated[Text, StringConstraints(min_length=10, max_length=256)]
 
 
 class UserRegister(BaseModel):
     email: EmailStr
     password: Password
-    display_name: str = Field(min_length=1, max_length=100)
+    display_name: Text = Field(min_length=1, max_length=100)
     # Staff accounts are created from the command line (`ops create-user`), never self-served.
     role: Literal[Role.CLIENT, Role.WORKER]
+
+
+class PasswordLogin(BaseModel):
+    """The OAuth2 password grant's form (RFC 6749 §4.3); `username` is the email. Other
+    OAuth2 form fields (scope, client_id, …) are accepted and ignored."""
+
+    grant_type: Literal["password"] | None = None
+    username: Annotated[Text, StringConstraints(min_length=1, max_length=320)]
+    password: Annotated[Text, StringConstraints(min_length=1, max_length=256)]
 
 
 class UserPublic(BaseModel):

@@ -22,7 +22,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from models.common import Actor, Role
-from models.text import PRINTABLE
+from models.text import Text
 
 # E.164: "+", a country code and the number, at most 15 digits in all.
 PhoneNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+[1-9]\d{6,14}$")]
@@ -212,9 +212,7 @@ class StartBackgroundCheck(StepCommand):
 class Adjudicate(StepCommand):
     decision: Literal["approve", "reject"]
     # Checked here too: the update can come from the Temporal UI or CLI, not only the API.
-    reason: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000), PRINTABLE
-    ]
+    reason: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
 
 
 class VerificationReply(BaseModel):
@@ -345,12 +343,12 @@ class CodeConfirmation(BaseModel):
 
 class BackgroundCheckStart(BaseModel):
     first_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), PRINTABLE
+        Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)
     ]
     last_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), PRINTABLE
+        Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)
     ]
-    work_city: Annotated[str, StringConstraints(max_length=80), PRINTABLE] | None = None
+    work_city: Annotated[Text, StringConstraints(max_length=80)] | None = None
     work_state: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = Field(
         default=None, description="Two-letter state code; required in the US"
     )
@@ -366,9 +364,7 @@ class BackgroundCheckStart(BaseModel):
 
 class AdjudicationRequest(BaseModel):
     decision: Literal["approve", "reject"]
-    reason: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000), PRINTABLE
-    ]
+    reason: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
 
 
 class StepPublic(BaseModel):

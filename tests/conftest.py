@@ -27,6 +27,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from core.db import create_engine
+from core.rate_limits import Limit
 from core.settings import Settings
 from devstack.binaries import temporal_cli
 from devstack.postgres import EmbeddedPostgres
@@ -126,6 +127,14 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
 
 
+# Every test's people come from 127.0.0.1: per-address limits would make one test's
+# sign-ups another's 429. The throttling tests run their own app with tight limits.
+SHARED_ADDRESS_LIMITS: dict[str, Any] = {
+    "registrations_per_address": Limit.parse("100000/1h"),
+    "login_failures_per_address": Limit.parse("100000/1h"),
+}
+
+
 @dataclass
 class Infra:
     """Everything the app runs on, for tests that drive the real app in-process."""
@@ -189,6 +198,7 @@ async def infra(database_url: str, temporal_env: WorkflowEnvironment) -> AsyncIt
             checks_api_key=SecretStr(keys["TEMPWORK_CHECKS_API_KEY"]),
             checks_webhook_secret=SecretStr(keys["TEMPWORK_CHECKS_WEBHOOK_SECRET"]),
             checks_api_base=f"{sandbox_url}/checks",
+            **SHARED_ADDRESS_LIMITS,
         )
         engine = create_engine(settings)
         worker = build_worker(temporal_env.client, settings, engine)

@@ -31,6 +31,7 @@ from activities.store import StoreActivities
 from core.db import create_engine
 from core.settings import Settings, get_settings
 from core.temporal import connect
+from workers.interceptors import DataErrorsAreFinal
 from workflows.contract import ContractWorkflow
 from workflows.job_posting import JobPostingWorkflow
 from workflows.payout_account import PayoutAccountWorkflow
@@ -80,6 +81,7 @@ def build_worker(client: Client, settings: Settings, engine: AsyncEngine) -> Wor
         task_queue=settings.temporal_task_queue,
         workflows=list(WORKFLOWS),
         activities=activities(settings, engine),
+        interceptors=[DataErrorsAreFinal()],
         # Let in-flight activities finish on shutdown (rolling deploys, Ctrl-C in make dev).
         graceful_shutdown_timeout=timedelta(seconds=10),
     )

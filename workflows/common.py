@@ -6,18 +6,20 @@ Deterministic code only: this module is imported inside Temporal's workflow sand
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notices import NoticeActivities
     from activities.store import StoreActivities
-    from models.errors import Rejection
+    from models import search_attributes as sa
+    from models.errors import UNSTORABLE, Rejection
     from models.notices import Notice, NoticeDelivery
     from models.store import NotificationRequest
 
@@ -83,18 +85,61 @@ def reject(kind: Rejection, message: str, **details: Any) -> NoReturn:
     raise ApplicationError(message, type=kind.value, non_retryable=True)
 
 
-async def store(fn: Callable[..., Any], *args: Any) -> Any:
+async def store(
+    fn: Callable[..., Any], *args: Any, on_hold: Callable[[str], None] | None = None
+) -> Any:
     """Runs a Postgres write as a local activity: cheap, idempotent, retried in the worker.
 
     Commands await their projection before answering, so a read right after a command sees it.
+    A write the database refuses for good (a data error: retrying would fail the same way)
+    is not retried: the workflow holds here, flagged ``NeedsSupport`` with the reason, until
+    support sends the ``retry-store`` signal (after fixing the data or deploying a fix) or a
+    day passes. ``on_hold`` hears the reason, so a command waiting on the write can answer.
     """
-    return await workflow.execute_local_activity(
-        fn,
-        args=list(args),
-        start_to_close_timeout=STORE_TIMEOUT,
-        schedule_to_close_timeout=STORE_DEADLINE,
-        retry_policy=STORE_RETRY,
+    while True:
+        try:
+            return await workflow.execute_local_activity(
+                fn,
+                args=list(args),
+                start_to_close_timeout=STORE_TIMEOUT,
+                schedule_to_close_timeout=STORE_DEADLINE,
+                retry_policy=STORE_RETRY,
+            )
+        except (ActivityError, ApplicationError) as err:
+            # A local activity's failure may arrive bare or wrapped, by SDK version.
+            cause = err.cause if isinstance(err, ActivityError) else err
+            if not (isinstance(cause, ApplicationError) and cause.type == UNSTORABLE):
+                raise
+            if on_hold is not None:
+                on_hold(cause.message)
+            await _hold_for_support(cause.message)
+
+
+STORE_HOLD_RETRY_EVERY = timedelta(days=1)
+RETRY_STORE_SIGNAL = "retry-store"
+
+
+async def _hold_for_support(reason: str) -> None:
+    flagged_before = workflow.info().typed_search_attributes.get(sa.NEEDS_SUPPORT) or False
+    details_before = workflow.get_current_details()
+    workflow.logger.error("held for support: could not save to the database: %s", reason)
+    workflow.upsert_search_attributes([sa.NEEDS_SUPPORT.value_set(True)])
+    workflow.set_current_details(
+        f"**Needs support** — the database refused to save this workflow's data: {reason}.\n\n"
+        f"Nothing moves until it is saved. Fix the data or deploy a fix, then send the "
+        f"`{RETRY_STORE_SIGNAL}` signal (it also retries by itself once a day)."
     )
+    retry = asyncio.Event()
+    workflow.set_signal_handler(RETRY_STORE_SIGNAL, lambda *_: retry.set())
+    with contextlib.suppress(TimeoutError):
+        await workflow.wait_condition(
+            retry.is_set,
+            timeout=STORE_HOLD_RETRY_EVERY,
+            timeout_summary="retry the refused database write",
+        )
+    workflow.set_signal_handler(RETRY_STORE_SIGNAL, None)
+    workflow.upsert_search_attributes([sa.NEEDS_SUPPORT.value_set(flagged_before)])
+    workflow.set_current_details(details_before)
 
 
 async def notify(fn: Callable[..., Any], notice: Any) -> None:

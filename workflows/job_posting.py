@@ -19,6 +19,9 @@ from temporalio.workflow import ParentClosePolicy
 
 from workflows.common import NOTICES_BY_EMAIL_AND_SMS, Notifier, reject, remaining, store
 
+# Patch: `publish` answers when the job is saved (or refused), not when it is numbered.
+PUBLISH_WHEN_SAVED = "publish-when-saved"
+
 with workflow.unsafe.imports_passed_through():
     # Only the Contract's definition is used here (to start it as a child), so it is shared
     # rather than re-imported into every job's sandbox.
@@ -64,6 +67,9 @@ class JobPostingWorkflow:
             **input.job.model_dump(),
         )
         self._notifier = Notifier()
+        # Whether the job is in Postgres yet (a continued run's job is), or why it can't be.
+        self._saved = input.carried_state is not None
+        self._not_saved: str | None = None
 
     # --- the process ------------------------------------------------------------------------
 
@@ -94,8 +100,18 @@ class JobPostingWorkflow:
 
     @workflow.update(name="publish")
     async def publish(self) -> JobPostingState:
-        """Answers once the job is visible in Postgres (used with update-with-start)."""
-        await workflow.wait_condition(lambda: self.state.version > 0)
+        """Answers once the job is visible in Postgres (used with update-with-start): a 201
+        means anyone can read the job. If the database refuses it, the poster hears so at
+        once (the workflow holds for support; see ``store``)."""
+        if not workflow.patched(PUBLISH_WHEN_SAVED):
+            await workflow.wait_condition(lambda: self.state.version > 0)
+            return self.state
+        await workflow.wait_condition(lambda: self._saved or self._not_saved is not None)
+        if not self._saved:
+            reject(
+                Rejection.NOT_SAVED,
+                "the job could not be saved; support has been told and will publish it",
+            )
         return self.state
 
     @workflow.update(name="apply")
@@ -270,8 +286,15 @@ class JobPostingWorkflow:
         self.state.version += 1
         self._describe()
         await store(
-            StoreActivities.project_job, self.state, [str(a.application_id) for a in changed]
+            StoreActivities.project_job,
+            self.state,
+            [str(a.application_id) for a in changed],
+            on_hold=self._on_hold,
         )
+        self._saved, self._not_saved = True, None
+
+    def _on_hold(self, reason: str) -> None:
+        self._not_saved = reason
 
     def _describe(self) -> None:
         s = self.state

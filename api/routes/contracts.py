@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from api.deps import CurrentUser, EngineDep, IdempotencyKey, StaffUser, TemporalDep, actor
 from api.errors import Forbidden, NotFound, workflow_errors
 from api.idempotency import run_once
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import Cursor, decode_cursor, encode_cursor
 from models import contracts as c
 from models.common import Role
 from models.ledger import LedgerAccount
@@ -74,7 +74,7 @@ async def list_contracts(
     role: Literal["client", "worker"] | None = None,
     stage: c.ContractStage | None = None,
     needs_support: bool | None = None,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> c.ContractPage:
     """Your contracts (staff: everyone's), newest first."""

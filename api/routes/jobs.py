@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import StringConstraints
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
@@ -24,7 +25,7 @@ from api.deps import (
 )
 from api.errors import Forbidden, NotFound, workflow_errors
 from api.idempotency import derived_id, run_once
-from api.pagination import decode_cursor, encode_cursor
+from api.pagination import Cursor, decode_cursor, encode_cursor
 from models.common import Role
 from models.contracts import ContractPublic
 from models.jobs import (
@@ -45,6 +46,7 @@ from models.jobs import (
 )
 from models.money import format_cents
 from models.tables import APPLICATIONS, JOBS
+from models.text import Text
 from workflows.job_posting import JobPostingWorkflow, job_workflow_id
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -95,12 +97,15 @@ async def post_job(
 @router.get("", response_model=JobPage)
 async def search_jobs(
     engine: EngineDep,
-    q: Annotated[str | None, Query(max_length=200, description="Full-text search")] = None,
-    skills: Annotated[list[str] | None, Query(description="All of these skills")] = None,
+    q: Annotated[Text | None, Query(max_length=200, description="Full-text search")] = None,
+    skills: Annotated[
+        list[Annotated[Text, StringConstraints(max_length=200)]] | None,
+        Query(max_length=30, description="All of these skills (repeat, or comma-separate)"),
+    ] = None,
     min_budget: Annotated[int | None, Query(ge=0)] = None,
     max_budget: Annotated[int | None, Query(ge=0)] = None,
     status: Literal["open", "closed", "all"] = "open",
-    cursor: str | None = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> JobPage:
     """Public job search: Postgres full-text search (GIN index) plus filters, newest first."""

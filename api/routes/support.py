@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from api.deps import EngineDep, StaffUser, TemporalDep, actor
 from api.errors import NotFound, workflow_errors
+from models.notices import DeliveryStatus
 from models.tables import DELIVERIES, VERIFICATIONS
 from models.verification import (
     Adjudicate,
@@ -110,7 +111,7 @@ async def deliveries_of(
     user_id: uuid.UUID,
     user: StaffUser,
     engine: EngineDep,
-    status: str | None = Query(None, description="e.g. bounced, failed, skipped"),
+    status: DeliveryStatus | None = Query(None, description="Only deliveries in this state"),
     limit: int = Query(100, ge=1, le=500),
 ) -> list[DeliveryOut]:
     """Every email and text sent (or deliberately not sent) to a person, newest first."""

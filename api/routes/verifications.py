@@ -17,6 +17,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import CurrentUser, EngineDep, SettingsDep, TemporalDep, WorkerUser, actor
 from api.errors import workflow_errors
+from api.throttling import VERIFICATION_LIMIT
 from core.settings import Settings
 from core.verification_codes import code_digest
 from models.tables import VERIFICATIONS
@@ -117,7 +118,7 @@ async def my_verifications(
     return view(state, settings)
 
 
-@router.post("/email", response_model=VerificationsPublic)
+@router.post("/email", response_model=VerificationsPublic, dependencies=[VERIFICATION_LIMIT])
 async def request_email_code(
     user: CurrentUser, temporal: TemporalDep, settings: SettingsDep
 ) -> VerificationsPublic:
@@ -127,7 +128,9 @@ async def request_email_code(
     )
 
 
-@router.post("/email/confirm", response_model=VerificationsPublic)
+@router.post(
+    "/email/confirm", response_model=VerificationsPublic, dependencies=[VERIFICATION_LIMIT]
+)
 async def confirm_email(
     body: CodeConfirmation, user: CurrentUser, temporal: TemporalDep, settings: SettingsDep
 ) -> VerificationsPublic:
@@ -136,7 +139,7 @@ async def confirm_email(
     return await command("confirm_email", cmd, user, temporal, settings, Step.EMAIL)
 
 
-@router.post("/phone", response_model=VerificationsPublic)
+@router.post("/phone", response_model=VerificationsPublic, dependencies=[VERIFICATION_LIMIT])
 async def request_phone_code(
     body: PhoneCodeRequest, user: CurrentUser, temporal: TemporalDep, settings: SettingsDep
 ) -> VerificationsPublic:
@@ -145,7 +148,9 @@ async def request_phone_code(
     return await command("request_phone_code", cmd, user, temporal, settings, Step.PHONE)
 
 
-@router.post("/phone/confirm", response_model=VerificationsPublic)
+@router.post(
+    "/phone/confirm", response_model=VerificationsPublic, dependencies=[VERIFICATION_LIMIT]
+)
 async def confirm_phone(
     body: CodeConfirmation, user: CurrentUser, temporal: TemporalDep, settings: SettingsDep
 ) -> VerificationsPublic:
@@ -153,7 +158,7 @@ async def confirm_phone(
     return await command("confirm_phone", cmd, user, temporal, settings, Step.PHONE)
 
 
-@router.post("/identity", response_model=VerificationsPublic)
+@router.post("/identity", response_model=VerificationsPublic, dependencies=[VERIFICATION_LIMIT])
 async def start_identity(
     user: CurrentUser, temporal: TemporalDep, settings: SettingsDep
 ) -> VerificationsPublic:
@@ -164,7 +169,7 @@ async def start_identity(
     )
 
 
-@router.post("/background", response_model=VerificationsPublic)
+@router.post("/background", response_model=VerificationsPublic, dependencies=[VERIFICATION_LIMIT])
 async def start_background_check(
     body: BackgroundCheckStart, user: WorkerUser, temporal: TemporalDep, settings: SettingsDep
 ) -> VerificationsPublic:

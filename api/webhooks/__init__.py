@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.throttling import WEBHOOK_LIMIT
 from api.webhooks import checks, sendgrid, stripe, twilio
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"], include_in_schema=True)
+# Bursts are limited per provider and sending address before any signature work is done.
+router = APIRouter(
+    prefix="/webhooks", tags=["webhooks"], include_in_schema=True, dependencies=[WEBHOOK_LIMIT]
+)
 for module in (stripe, twilio, sendgrid, checks):
     router.include_router(module.router)
