@@ -106,6 +106,16 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
         "Timed out",
         "The command did not finish in time; it may still complete — check the resource.",
     ),
+    "payload-too-large": (
+        413,
+        "Request body too large",
+        "Send less: the limit is in `detail` (and bodies are capped field by field too).",
+    ),
+    "request-timeout": (
+        408,
+        "Request body too slow",
+        "The body did not arrive in time; send it again in one go.",
+    ),
     "bad-signature": (400, "Invalid webhook signature", "The webhook signature did not verify."),
     "not-saved": (
         500,

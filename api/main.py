@@ -17,6 +17,7 @@ from prometheus_client import Counter, Histogram
 from activities.identity import checks_client
 from activities.payments import stripe_client
 from api import errors
+from api.limits import BodyLimits
 from api.routes import (
     auth,
     contracts,
@@ -64,6 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    app.add_middleware(
+        BodyLimits,
+        max_bytes=settings.max_request_body_bytes,
+        webhook_max_bytes=settings.max_webhook_body_bytes,
+        deadline_seconds=settings.request_body_deadline_seconds,
+    )
 
     @app.middleware("http")
     async def observe(

@@ -122,6 +122,13 @@ class Settings(BaseSettings):
     background_support_after: timedelta = timedelta(days=14)
     background_check_package: str = "tasker_standard"
 
+    # --- request bounds: bigger bodies answer 413, slower ones 408 -------------------------
+    # The largest valid body (a 20,000-character description, every character JSON-escaped as
+    # a surrogate pair) is ~240 KiB.
+    max_request_body_bytes: int = Field(default=512 * 1024, ge=1024)
+    max_webhook_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    request_body_deadline_seconds: float = Field(default=30.0, gt=0)
+
     # --- abuse limits: "count/period" (units s, m, h, d), shared by every API process ------
     login_failures_per_account: LimitSetting = Limit.parse("10/15m")
     login_failures_per_address: LimitSetting = Limit.parse(
