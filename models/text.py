@@ -47,3 +47,22 @@ class _DocumentedPrintable:
 # Put it after any StringConstraints in the same Annotated, or give the limits with Field(...).
 PRINTABLE = AfterValidator(_printable)
 Text = Annotated[str, PRINTABLE, _DocumentedPrintable()]
+
+
+def storable(value: Any) -> Any:
+    """A provider's payload made fit for PostgreSQL JSONB, which refuses U+0000 and cannot
+    encode lone surrogates: those become U+FFFD. Only for what we keep as a record of what a
+    provider sent (signed, so it cannot be refused like a person's input); the rest is as is."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\ufffd")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value

@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import TempworkError
 from models.tables import WEBHOOK_EVENTS
+from models.text import storable
 
 log = logging.getLogger("tempwork.webhooks")
 
@@ -34,10 +35,11 @@ async def first_time(
     engine: AsyncEngine, provider: str, event_id: str, type_: str, payload: Any
 ) -> bool:
     """Records the event; False if it was already processed (a duplicate delivery)."""
+    event_id, type_ = storable(event_id), storable(type_)
     async with engine.begin() as conn:
         await conn.execute(
             insert(WEBHOOK_EVENTS)
-            .values(provider=provider, event_id=event_id, type=type_, payload=payload)
+            .values(provider=provider, event_id=event_id, type=type_, payload=storable(payload))
             .on_conflict_do_nothing()
         )
         processed = (
@@ -61,6 +63,7 @@ async def handle_once(
     """Records an event and applies its database effect in one transaction; False for a
     duplicate. (Events whose news must reach a workflow use ``first_time`` / ``signal`` /
     ``mark_processed`` instead: a signal cannot join a database transaction.)"""
+    event_id, type_ = storable(event_id), storable(type_)
     async with engine.begin() as conn:
         new = (
             await conn.execute(
@@ -69,7 +72,7 @@ async def handle_once(
                     provider=provider,
                     event_id=event_id,
                     type=type_,
-                    payload=payload,
+                    payload=storable(payload),
                     processed_at=sa.func.now(),
                 )
                 .on_conflict_do_nothing()
@@ -96,6 +99,7 @@ async def handle_once(
 
 
 async def mark_processed(engine: AsyncEngine, provider: str, event_id: str) -> None:
+    event_id = storable(event_id)
     async with engine.begin() as conn:
         await conn.execute(
             sa.update(WEBHOOK_EVENTS)

@@ -231,6 +231,27 @@ async def test_check_provider_events_are_signed_and_counted_once(
     assert await events_recorded(infra, "checks") == before
 
 
+async def test_a_signed_event_with_characters_postgres_refuses_is_kept_not_a_500(
+    http: ApiClient, infra: Infra
+) -> None:
+    # Signed, so it is the provider's word: kept with U+FFFD in place of what JSONB refuses,
+    # answered 200 once (a 500 would make the provider retry it for days).
+    marker = uuid.uuid4().hex
+    event = {
+        "id": f"evt_{marker}\u0000",
+        "object": "event",
+        "type": "report.completed",
+        "data": {"object": {"id": "rpt_\ud800", "candidate_id": f"cand_{marker}", "result": "x"}},
+    }
+    body = json.dumps(event).encode()  # the escapes travel as JSON's \u0000 and \ud800
+    headers = checks_headers(infra.sandbox_secrets["TEMPWORK_CHECKS_WEBHOOK_SECRET"], body)
+    for _ in range(2):
+        assert (
+            await http.post("/webhooks/checks", content=body, headers=headers)
+        ).status_code == 200
+    assert await events_recorded(infra, "checks", marker) == 1
+
+
 @pytest.mark.parametrize("provider", ["checks", "stripe"])
 async def test_unknown_candidates_and_sessions_reveal_nothing(
     http: ApiClient, infra: Infra, provider: str
