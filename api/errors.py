@@ -7,6 +7,7 @@ Nothing here ever echoes a stack trace, a provider secret or a raw upstream mess
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -191,11 +192,26 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+# How long a person waits on a command before hearing 504 "may still complete": longer than
+# the slowest command's own bound (funding waits up to FUNDING_TIMEOUT, 60 s, on the card),
+# short enough that a command stuck behind a held workflow or a down worker is not a hung
+# request. The command itself carries on in Temporal.
+COMMAND_DEADLINE_SECONDS = 90.0
+
+
 @asynccontextmanager
 async def workflow_errors(what: str) -> AsyncIterator[None]:
     """Translates what Temporal says about a command into a domain error."""
+    deadline_seconds = COMMAND_DEADLINE_SECONDS
     try:
-        yield
+        async with asyncio.timeout(deadline_seconds):
+            yield
+    except TimeoutError:
+        raise TempworkError(
+            "timeout",
+            f"the {what} did not answer within {deadline_seconds:g} s; it may "
+            "still complete: read it before trying again",
+        ) from None
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         if isinstance(cause, ApplicationError) and cause.type in REJECTION_PROBLEM:

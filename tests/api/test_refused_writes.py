@@ -18,6 +18,7 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
 
 from models import search_attributes as attrs
+from tests.api.helpers import post_job
 from tests.conftest import ApiClient, Infra, eventually, problem, sign_up
 from workflows.common import RETRY_STORE_SIGNAL
 
@@ -103,3 +104,34 @@ async def test_a_job_the_database_refuses_is_held_for_support_not_retried(
     assert readable.json()["title"] == body["title"]
     described = await handle.describe()
     assert described.typed_search_attributes.get(attrs.NEEDS_SUPPORT) is False
+
+
+async def test_a_command_to_a_held_workflow_answers_504_instead_of_hanging(
+    http: ApiClient, infra: Infra, refused_title: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The job is saved first (its row predates the constraint: NOT VALID checks new writes
+    # only); closing it must write the row again, which is refused, so the workflow holds.
+    client = await sign_up(http, "client")
+    body = {"title": f"Mow a lawn {refused_title}", "description": "Front.", "budget_cents": 4_000}
+    await lift(infra, refused_title)
+    job = await post_job(client, **body)
+    async with infra.engine.begin() as conn:
+        await conn.execute(
+            sa.text(
+                f"ALTER TABLE jobs ADD CONSTRAINT test_{refused_title} "
+                f"CHECK (title NOT LIKE '%{refused_title}%') NOT VALID"
+            )
+        )
+    monkeypatch.setattr("api.errors.COMMAND_DEADLINE_SECONDS", 2.0)
+    closing = await client.post(f"/v1/jobs/{job['id']}/close")
+    assert problem(closing, 504)["type"] == "/problems/timeout"
+    handle = infra.temporal.get_workflow_handle(f"job-{job['id']}")
+    described = await handle.describe()
+    assert described.typed_search_attributes.get(attrs.NEEDS_SUPPORT) is True
+    # Once support lifts the cause, the close the client asked for lands.
+    await lift(infra, refused_title)
+    await handle.signal(RETRY_STORE_SIGNAL)
+    closed = await eventually(
+        lambda: http.get(f"/v1/jobs/{job['id']}"), lambda r: r.json()["status"] == "closed"
+    )
+    assert closed.json()["close_reason"] == "closed_by_client"

@@ -235,6 +235,7 @@ SCENARIOS: dict[str, Callable[[World], Awaitable[WorkflowHandle[Any, Any]]]] = {
     "contract_life_with_notices": contract_life,
     "contract_disputed_with_notices": contract_disputed,
     "job_posting_hired_with_notices": job_posting_hired,
+    "job_posting_published_when_saved": job_posting_hired,  # after patch publish-when-saved
     "payout_account_ready": payout_account_ready,
     "verification_all_steps": verification_all_steps,
     "verification_identity_gave_up": verification_identity_gave_up,
