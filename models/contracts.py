@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from models.common import Actor, Role
+from models.money import MAX_CENTS
 from models.text import Text
 
 
@@ -69,7 +70,7 @@ class ContractPolicy(BaseModel):
 
 class MilestoneSpec(BaseModel):
     title: Text = Field(min_length=1, max_length=200)
-    amount_cents: int = Field(gt=0, le=100_000_000_00)
+    amount_cents: int = Field(gt=0, le=MAX_CENTS)
 
 
 class Chargeback(BaseModel):
@@ -341,8 +342,8 @@ class DisputeRequest(BaseModel):
 
 
 class ResolveDisputeRequest(BaseModel):
-    release_cents: int = Field(ge=0)
-    refund_cents: int = Field(ge=0)
+    release_cents: int = Field(ge=0, le=MAX_CENTS)
+    refund_cents: int = Field(ge=0, le=MAX_CENTS)
     note: Text | None = Field(default=None, max_length=10_000)
 
 

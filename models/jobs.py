@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from models.common import Actor
 from models.contracts import ContractPolicy, ContractState, MilestoneSpec
+from models.money import MAX_CENTS
 from models.text import Text
 
 Currency = Annotated[str, StringConstraints(pattern=r"^[a-z]{3}$", to_lower=True)]
@@ -44,7 +45,7 @@ class JobCreate(BaseModel):
     title: Text = Field(min_length=3, max_length=200)
     description: Text = Field(min_length=1, max_length=20_000)
     skills: list[Skill] = Field(default_factory=list, max_length=30)
-    budget_cents: int = Field(gt=0, le=100_000_000_00)
+    budget_cents: int = Field(gt=0, le=MAX_CENTS)
     currency: Currency = "usd"
     positions: int = Field(default=1, ge=1, le=100)
     on_site: bool = Field(

@@ -1,6 +1,8 @@
 """Money arithmetic: integer minor units only, never floats."""
 
 BASIS_POINTS = 10_000
+# The largest amount anything may name ($100M): far below bigint, so no sum overflows.
+MAX_CENTS = 100_000_000_00
 
 
 def platform_fee_cents(amount_cents: int, fee_bps: int) -> int:

@@ -44,7 +44,7 @@ from models.jobs import (
     JobPostingState,
     JobPublic,
 )
-from models.money import format_cents
+from models.money import MAX_CENTS, format_cents
 from models.tables import APPLICATIONS, JOBS
 from models.text import Text
 from workflows.job_posting import JobPostingWorkflow, job_workflow_id
@@ -102,8 +102,8 @@ async def search_jobs(
         list[Annotated[Text, StringConstraints(max_length=200)]] | None,
         Query(max_length=30, description="All of these skills (repeat, or comma-separate)"),
     ] = None,
-    min_budget: Annotated[int | None, Query(ge=0)] = None,
-    max_budget: Annotated[int | None, Query(ge=0)] = None,
+    min_budget: Annotated[int | None, Query(ge=0, le=MAX_CENTS)] = None,
+    max_budget: Annotated[int | None, Query(ge=0, le=MAX_CENTS)] = None,
     status: Literal["open", "closed", "all"] = "open",
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,

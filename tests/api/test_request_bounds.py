@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from api.main import create_app
+from models.money import MAX_CENTS
 from sandbox.testing import serve_asgi
 from tests.conftest import ApiClient, Infra, placeholder_settings_env, problem, sign_up
 
@@ -87,6 +88,11 @@ async def test_a_body_that_trickles_in_answers_408_and_frees_the_slot(small: Api
     assert b"/problems/request-timeout" in head
 
 
+def _integer(schema: dict[str, Any]) -> dict[str, Any] | None:
+    options = [schema, *schema.get("anyOf", [])]
+    return next((o for o in options if o.get("type") == "integer"), None)
+
+
 def _schema() -> dict[str, Any]:
     os.environ.update({k: v for k, v in placeholder_settings_env().items() if k not in os.environ})
     return create_app().openapi()
@@ -98,9 +104,25 @@ def test_the_caps_are_documented_in_the_openapi_schema() -> None:
     assert schemas["HireRequest"]["properties"]["milestones"]["maxItems"] == 50
     assert schemas["JobCreate"]["properties"]["description"]["maxLength"] == 20_000
     assert schemas["JobCreate"]["properties"]["skills"]["maxItems"] == 30
+    # Every number anyone may send has a ceiling (a huge one would overflow a bigint: 500).
+    unbounded = [
+        f"{method} {path} {param['name']}"
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        for param in operation.get("parameters", [])
+        if "maximum" not in (_integer(param["schema"]) or {"maximum": "not a number"})
+    ]
+    assert unbounded == []
+    resolve = schemas["ResolveDisputeRequest"]["properties"]
+    assert resolve["release_cents"]["maximum"] == resolve["refund_cents"]["maximum"] == MAX_CENTS
     # Every list endpoint caps its page size.
     for path, operations in spec["paths"].items():
         for operation in operations.values():
             for param in operation.get("parameters", []):
                 if param["name"] == "limit":
                     assert param["schema"].get("maximum", 0) <= 500, path
+
+
+async def test_a_huge_budget_filter_answers_422_not_500(http: ApiClient) -> None:
+    response = await http.get("/v1/jobs", params={"min_budget": str(10**20)})
+    problem(response, 422)
