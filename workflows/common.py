@@ -119,6 +119,24 @@ STORE_HOLD_RETRY_EVERY = timedelta(days=1)
 RETRY_STORE_SIGNAL = "retry-store"
 
 
+def _retry_requests() -> list[int]:
+    """How many ``retry-store`` signals this run has had, as a one-item box shared by every
+    write that is holding (two commands may hold at once; one signal retries them all). The
+    handler is registered at the first hold, so the signal exists only where it means
+    something; one sent earlier was buffered by Temporal and counts now."""
+    instance = workflow.instance()
+    box: list[int] | None = getattr(instance, "_store_retry_requests", None)
+    if box is None:
+        box = [0]
+        instance._store_retry_requests = box
+
+        def count(*_: Any) -> None:
+            box[0] += 1
+
+        workflow.set_signal_handler(RETRY_STORE_SIGNAL, count)
+    return box
+
+
 async def _hold_for_support(reason: str) -> None:
     flagged_before = workflow.info().typed_search_attributes.get(sa.NEEDS_SUPPORT) or False
     details_before = workflow.get_current_details()
@@ -129,15 +147,14 @@ async def _hold_for_support(reason: str) -> None:
         f"Nothing moves until it is saved. Fix the data or deploy a fix, then send the "
         f"`{RETRY_STORE_SIGNAL}` signal (it also retries by itself once a day)."
     )
-    retry = asyncio.Event()
-    workflow.set_signal_handler(RETRY_STORE_SIGNAL, lambda *_: retry.set())
+    requests = _retry_requests()
+    seen = requests[0]
     with contextlib.suppress(TimeoutError):
         await workflow.wait_condition(
-            retry.is_set,
+            lambda: requests[0] > seen,
             timeout=STORE_HOLD_RETRY_EVERY,
             timeout_summary="retry the refused database write",
         )
-    workflow.set_signal_handler(RETRY_STORE_SIGNAL, None)
     workflow.upsert_search_attributes([sa.NEEDS_SUPPORT.value_set(flagged_before)])
     workflow.set_current_details(details_before)
 
