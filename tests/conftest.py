@@ -256,13 +256,16 @@ class Person:
         return await self.http.put(path, json=json, headers=self.auth)
 
 
+PASSWORD = "correct horse battery staple"  # every test person's (staff: helpers.STAFF_PASSWORD)
+
+
 async def sign_up(
     http: ApiClient, role: str, name: str | None = None, *, verified: bool = False
 ) -> Person:
     """Registers and logs in; ``verified`` also walks email, phone and identity verification
     through the sandboxes (what a worker must do before applying)."""
     email = f"{role}-{uuid.uuid4().hex[:10]}@example.com"
-    password = "correct horse battery staple"
+    password = PASSWORD
     registered = await http.post(
         "/v1/auth/register",
         json={

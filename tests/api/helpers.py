@@ -61,9 +61,13 @@ async def fund(
     )
 
 
-async def staff(http: ApiClient, infra: Infra) -> Person:
-    """Support accounts are created by ops (`ops create-user`), not by registration."""
-    email, password = f"support-{uuid.uuid4().hex[:8]}@example.com", "support password 123"
-    user = await create_user(infra.engine, email, password, "Sam Support", Role.SUPPORT)
+STAFF_PASSWORD = "support password 123"
+
+
+async def staff(http: ApiClient, infra: Infra, role: Role = Role.SUPPORT) -> Person:
+    """Support and admin accounts are created by ops (`ops create-user`), not by registration."""
+    email, password = f"{role}-{uuid.uuid4().hex[:8]}@example.com", STAFF_PASSWORD
+    name = "Sam Support" if role is Role.SUPPORT else "Ada Admin"
+    user = await create_user(infra.engine, email, password, name, role)
     token = await http.post("/v1/auth/token", data={"username": email, "password": password})
     return Person(http, user.model_dump(mode="json"), token.json()["access_token"])
