@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
@@ -281,3 +282,78 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem("internal", None, request.url.path)
+
+
+# --- the same, in /openapi.json ------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: every error answer of this API, as application/problem+json."""
+
+    model_config = ConfigDict(extra="allow")  # a problem type may add members (RFC 9457 §3.2)
+
+    type: str = Field(description="A URI naming the problem; GET it for a description")
+    title: str
+    status: int = Field(description="The HTTP status code of this answer")
+    detail: str | None = None
+    instance: str | None = Field(default=None, description="The path that was requested")
+    reason: str | None = Field(default=None, description="Why a workflow refused the command")
+    retry_after_seconds: int | None = None
+    attempts_left: int | None = None
+    missing_steps: list[str] | None = Field(
+        default=None, description="Verification steps still to do"
+    )
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(description="Where: body, query, path or header, then the field")
+    msg: str
+    type: str
+
+
+class ValidationProblem(Problem):
+    """422: the request cannot be taken as it is. When the body, query, path or headers did not
+    validate, `errors` names every offending field; other 422 problems (a wrong code, a number
+    that cannot take texts, a reused Idempotency-Key) say why in `type` and `detail`."""
+
+    errors: list[ValidationIssue] | None = None
+
+
+def document(app: FastAPI) -> None:
+    """Makes /openapi.json say what `install` does: every operation may answer an error as
+    problem+json (`default`), and its 422 carries `errors` — instead of FastAPI's
+    application/json `HTTPValidationError`, which this API never sends."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            _document_problems(schema)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_problems(schema: dict[str, Any]) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (Problem, ValidationIssue, ValidationProblem):
+        definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(definition.pop("$defs", {}))
+        components[model.__name__] = definition
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+
+    def problem_response(model: type[Problem], description: str) -> dict[str, Any]:
+        ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+        return {"description": description, "content": {PROBLEM_JSON: {"schema": ref}}}
+
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = problem_response(
+                    ValidationProblem, PROBLEMS["validation-error"][1]
+                )
+            responses["default"] = problem_response(
+                Problem, "An error, as RFC 9457 problem details"
+            )

@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    errors.document(app)
     app.add_middleware(
         BodyLimits,
         max_bytes=settings.max_request_body_bytes,

@@ -6,8 +6,9 @@ import asyncio
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from api.deps import EngineDep, TemporalDep
 
@@ -19,7 +20,16 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/health/ready")
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
+
+
+@router.get(
+    "/health/ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "PostgreSQL or Temporal is unreachable"}},
+)
 async def ready(engine: EngineDep, temporal: TemporalDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -40,6 +50,6 @@ async def ready(engine: EngineDep, temporal: TemporalDep) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)  # Prometheus text format
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

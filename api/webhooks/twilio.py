@@ -28,7 +28,11 @@ STATUS = {"delivered": "delivered", "undelivered": "undelivered", "failed": "fai
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 
-@router.post("/twilio")
+@router.post(
+    "/twilio",
+    response_class=Response,
+    responses={200: {"description": "Empty TwiML", "content": {"text/xml": {}}}},
+)
 async def twilio_webhook(
     request: Request,
     engine: EngineDep,
