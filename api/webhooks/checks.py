@@ -49,7 +49,9 @@ async def checks_webhook(
 ) -> dict[str, Any]:
     body = await request.body()
     expected = expected_signature(settings.checks_webhook_secret.get_secret_value(), body)
-    if not hmac.compare_digest(expected, x_checkr_signature.strip().lower()):
+    given = x_checkr_signature.strip().lower()
+    # hmac.compare_digest raises TypeError (a 500) on a non-ASCII string: refuse it as forged.
+    if not given.isascii() or not hmac.compare_digest(expected, given):
         raise bad_signature("checks")
     try:
         event = json.loads(body)

@@ -35,6 +35,10 @@ async def stripe_webhook(
     stripe_signature: str = Header(default=""),
 ) -> dict[str, Any]:
     payload = await request.body()
+    # A real signature header is ASCII; the SDK's hmac.compare_digest raises TypeError (a 500)
+    # on any other string, so anything else is refused here as the forgery it is.
+    if not stripe_signature.isascii():
+        raise bad_signature("stripe")
     try:
         event = stripe.Webhook.construct_event(
             payload, stripe_signature, settings.stripe_webhook_secret.get_secret_value()

@@ -61,6 +61,25 @@ async def delivered(infra: Infra, provider: str, delivery_id: str, attempts: int
     await eventually(attempts_of, lambda n: n >= attempts)
 
 
+@pytest.mark.parametrize(
+    ("provider", "header"),
+    [
+        ("stripe", "Stripe-Signature"),
+        ("checks", "X-Checkr-Signature"),
+        ("twilio", "X-Twilio-Signature"),
+        ("sendgrid", "X-Twilio-Email-Event-Webhook-Signature"),
+    ],
+)
+async def test_a_signature_header_that_is_not_ascii_is_refused_not_a_500(
+    http: ApiClient, provider: str, header: str
+) -> None:
+    # Found by fuzzing: hmac.compare_digest raises TypeError on non-ASCII text, which the
+    # Stripe and check-provider handlers answered 500 (a provider would retry it for days).
+    for signature in (b"\xe9", b"t=1,v1=\xe9"):
+        headers = {header.encode(): signature, b"X-Twilio-Email-Event-Webhook-Timestamp": b"1"}
+        problem(await http.post(f"/webhooks/{provider}", content=b"{}", headers=headers), 400)
+
+
 # --- Twilio ------------------------------------------------------------------------------------
 
 
