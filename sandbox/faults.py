@@ -38,6 +38,11 @@ class FaultSettings(BaseModel):
     latency_ms: int = Field(default=0, ge=0)
     drop_response_after_commit: CommitFault | None = None
     hang_after_commit_ms: HangFault | None = None
+    # The same two faults at random instead of for the next N calls (chaos runs): the share of
+    # executed POSTs whose answer is lost, and the share answered only after `late_answer_ms`.
+    drop_response_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    late_answer_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    late_answer_ms: int = Field(default=0, ge=0)
     webhook_drop_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     webhook_duplicate_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     webhook_shuffle: bool = False
@@ -48,6 +53,12 @@ def _matches(fault: CommitFault, path: str, full_path: str) -> bool:
     # Accept both the provider-relative path ("/v1/transfers") and the server path
     # ("/stripe/v1/transfers") so tests can use whichever they have at hand.
     return path.startswith(fault.path_prefix) or full_path.startswith(fault.path_prefix)
+
+
+def _provider_of(full_path: str) -> str | None:
+    """`/stripe/v1/transfers` → "stripe": every sandbox is mounted under its own name."""
+    first = full_path.lstrip("/").split("/", 1)[0]
+    return first or None
 
 
 class FaultInjector:
@@ -86,7 +97,7 @@ class FaultInjector:
     def take_drop_after_commit(self, path: str, full_path: str) -> bool:
         fault = self.settings.drop_response_after_commit
         if fault is None or not _matches(fault, path, full_path):
-            return False
+            return self.roll(self.settings.drop_response_rate, _provider_of(full_path))
         fault.times -= 1
         if fault.times <= 0:
             self.settings.drop_response_after_commit = None
@@ -96,7 +107,8 @@ class FaultInjector:
         """Seconds to sleep before answering (0 when no hang applies)."""
         fault = self.settings.hang_after_commit_ms
         if fault is None or not _matches(fault, path, full_path):
-            return 0.0
+            late = self.roll(self.settings.late_answer_rate, _provider_of(full_path))
+            return self.settings.late_answer_ms / 1000 if late else 0.0
         fault.times -= 1
         if fault.times <= 0:
             self.settings.hang_after_commit_ms = None

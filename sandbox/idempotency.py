@@ -99,10 +99,12 @@ class IdempotencyKeys:
         self.store.save(RECORD, {"id": record.record_id, **asdict(record)})
 
     def find_by_key(self, key: str) -> list[IdempotencyRecord]:
+        return [record for record in self.all_records() if record.key == key]
+
+    def all_records(self) -> list[IdempotencyRecord]:
         return [
             IdempotencyRecord(**{k: v for k, v in raw.items() if k != "id"})
             for raw in self.store.all(RECORD)
-            if raw["key"] == key
         ]
 
     def reset(self) -> None:

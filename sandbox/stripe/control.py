@@ -140,6 +140,13 @@ def control_router(sandbox: StripeSandbox) -> APIRouter:
         kinds = [kind] if kind else list(PUBLIC_KINDS)
         return {"data": [public(obj) for k in kinds for obj in sandbox.store.all(k)]}
 
+    @router.get("/money")
+    async def money(contract_id: str | None = None) -> Any:
+        """Every charge, refund, transfer and dispute in a compact form, with the idempotency
+        keys whose requests created it: what a chaos run counts duplicates with, without
+        dumping whole objects. ``contract_id`` narrows it to one contract's objects."""
+        return {"data": _money_movements(sandbox, contract_id)}
+
     @router.get("/idempotency")
     async def idempotency(key: str) -> Any:
         records = sandbox.idempotency.find_by_key(key)
@@ -161,6 +168,42 @@ def control_router(sandbox: StripeSandbox) -> APIRouter:
         }
 
     return router
+
+
+_MONEY_KINDS = ("charge", "refund", "transfer", "dispute")
+
+
+def _money_movements(sandbox: StripeSandbox, contract_id: str | None) -> list[JSON]:
+    created_by: dict[str, list[str]] = {}
+    for record in sandbox.idempotency.all_records():
+        for object_id in record.object_ids:
+            created_by.setdefault(object_id, []).append(record.key)
+    charge_contract = {
+        c["id"]: (c["metadata"] or {}).get("contract_id") for c in sandbox.store.all("charge")
+    }
+    rows: list[JSON] = []
+    for kind in _MONEY_KINDS:
+        for obj in sandbox.store.all(kind):
+            metadata = obj.get("metadata") or {}
+            # Disputes carry no metadata of ours: they belong to their charge's contract.
+            contract = metadata.get("contract_id") or charge_contract.get(obj.get("charge") or "")
+            if contract_id is not None and contract != contract_id:
+                continue
+            rows.append(
+                {
+                    "object": kind,
+                    "id": obj["id"],
+                    "amount": obj["amount"],
+                    "status": obj.get("status"),
+                    "contract_id": contract,
+                    "milestone": metadata.get("milestone"),
+                    "step": metadata.get("step"),
+                    "payment_intent": obj.get("payment_intent"),
+                    "charge": obj.get("charge"),
+                    "idempotency_keys": created_by.get(obj["id"], []),
+                }
+            )
+    return rows
 
 
 def _describe(sandbox: StripeSandbox, object_id: str) -> JSON:
