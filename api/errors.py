@@ -229,7 +229,12 @@ async def workflow_errors(what: str) -> AsyncIterator[None]:
             raise NotFound(what) from None
         if err.status == RPCStatusCode.FAILED_PRECONDITION:
             raise Conflict(f"this {what} has finished and takes no more commands") from None
-        if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED) or (
+            # The connection broke mid-call (the Temporal server restarting): the SDK says
+            # UNKNOWN "transport error". Whether the command landed is unknown, so the client
+            # must retry — a 503, not a 500 — and every command is safe to repeat.
+            err.status == RPCStatusCode.UNKNOWN and "transport error" in err.message
+        ):
             raise TempworkError("temporal-unavailable") from None
         log.error("temporal error on %s: %s %s", what, err.status, err.message)
         raise TempworkError("internal") from None
