@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
@@ -102,6 +103,11 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
         503,
         "Service temporarily unavailable",
         "The workflow service did not answer; try again.",
+    ),
+    "database-unavailable": (
+        503,
+        "Service temporarily unavailable",
+        "The database did not answer (restarting?); try again.",
     ),
     "timeout": (
         504,
@@ -282,6 +288,15 @@ def install(app: FastAPI) -> None:
             }
             return JSONResponse(body, exc.status_code, media_type=PROBLEM_JSON)
         return problem(slug, str(exc.detail), request.url.path, dict(exc.headers or {}) or None)
+
+    # The database restarting or failing over: the request did nothing durable (or its
+    # transaction was rolled back), so the client should simply retry — a 503, not a 500.
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return problem("database-unavailable", None, request.url.path, headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

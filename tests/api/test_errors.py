@@ -1,11 +1,14 @@
-"""How Temporal's answers become problem+json statuses (no server needed)."""
+"""How Temporal's and the database's failures become problem+json statuses (no server needed)."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
+from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import TempworkError, workflow_errors
+from api.errors import TempworkError, install, workflow_errors
 
 
 @pytest.mark.parametrize(
@@ -25,3 +28,26 @@ async def test_temporal_rpc_errors_map_to_problems(
         async with workflow_errors("job"):
             raise RPCError(message, status, b"")
     assert raised.value.slug == slug
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionRefusedError(111, "Connect call failed"),  # PostgreSQL down: asyncpg connect
+        OperationalError("SELECT 1", {}, Exception("the database system is shutting down")),
+    ],
+)
+async def test_a_database_that_does_not_answer_is_a_503_to_retry(error: Exception) -> None:
+    app = FastAPI()
+    install(app)
+
+    @app.get("/needs-db")
+    async def needs_db() -> None:
+        raise error
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.get("/needs-db")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert response.json()["type"] == "/problems/database-unavailable"
