@@ -310,12 +310,16 @@ class ChargebackOpened(BaseModel):
     charge_id: str
     dispute_id: str
     amount_cents: int
+    # The PaymentIntent the disputed charge paid: names the milestone even before the
+    # workflow has recorded the charge (the webhook can beat the funding call's answer).
+    payment_intent_id: str | None = None
 
 
 class ChargebackClosed(BaseModel):
     charge_id: str
     dispute_id: str
     won: bool
+    payment_intent_id: str | None = None
 
 
 # --- API bodies ---------------------------------------------------------------------------

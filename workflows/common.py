@@ -75,6 +75,10 @@ BACKGROUND_CALL_DEADLINE = timedelta(hours=6)
 # Patch: notices also go out by email and SMS (and the notices added with them are sent).
 # Histories recorded before it replay without those commands.
 NOTICES_BY_EMAIL_AND_SMS = "notices-by-email-and-sms"
+# Patch: a chargeback whose webhook arrives before the funding call recorded the charge is
+# matched to its milestone by PaymentIntent (before, it was ignored: nothing froze the
+# release). Histories recorded before it replay ignoring such a signal, as they did.
+CHARGEBACK_BEFORE_FUNDING_RECORDED = "chargeback-before-funding-recorded"
 
 
 def reject(kind: Rejection, message: str, **details: Any) -> NoReturn:

@@ -29,6 +29,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import contract_rules as rules
 from workflows.common import (
+    CHARGEBACK_BEFORE_FUNDING_RECORDED,
     FUNDING_TIMEOUT,
     MONEY_CALL_TIMEOUT,
     MONEY_STEP_DEADLINE,
@@ -671,9 +672,20 @@ class ContractWorkflow:
         """The daily reconciliation found the ledger and Stripe disagreeing on this contract."""
         await self._needs_support(f"reconciliation: {reasons}")
 
+    def _disputed_milestone(
+        self, charge_id: str, payment_intent_id: str | None
+    ) -> Milestone | None:
+        """The milestone a chargeback is about. Its webhook may come before the funding call
+        has told us the charge (the card network was fast, our worker crashed mid-call): the
+        PaymentIntent, known before the card is charged, then names the milestone."""
+        m = self.state.milestone_for_charge(charge_id)
+        if m is None and payment_intent_id and workflow.patched(CHARGEBACK_BEFORE_FUNDING_RECORDED):
+            m = self.state.milestone_for_intent(payment_intent_id)
+        return m
+
     @workflow.signal(name="chargeback_opened")
     async def chargeback_opened(self, signal: ChargebackOpened) -> None:
-        m = self.state.milestone_for_charge(signal.charge_id)
+        m = self._disputed_milestone(signal.charge_id, signal.payment_intent_id)
         if m is None or m.chargeback is not None:
             return  # unknown charge, a duplicate, or the "closed" event already arrived
         m.chargeback = Chargeback(
@@ -683,9 +695,12 @@ class ContractWorkflow:
 
     @workflow.signal(name="chargeback_closed")
     async def chargeback_closed(self, signal: ChargebackClosed) -> None:
-        m = self.state.milestone_for_charge(signal.charge_id)
+        m = self._disputed_milestone(signal.charge_id, signal.payment_intent_id)
         if m is None:
             return
+        if m.status is MilestoneStatus.FUNDING:
+            # A loss takes the milestone out of escrow: the funding in flight records it first.
+            await workflow.wait_condition(lambda: m.status is not MilestoneStatus.FUNDING)
         if m.chargeback is None:  # out of order: "closed" arrived before "created"
             m.chargeback = Chargeback(
                 dispute_id=signal.dispute_id, amount_cents=m.amount_cents, opened_at=workflow.now()

@@ -93,12 +93,18 @@ async def _dispatch(
         workflow_id = f"contract-{contract_id}"
         if event.type == "charge.dispute.created":
             opened = ChargebackOpened(
-                charge_id=obj["charge"], dispute_id=obj["id"], amount_cents=obj["amount"]
+                charge_id=obj["charge"],
+                dispute_id=obj["id"],
+                amount_cents=obj["amount"],
+                payment_intent_id=obj.get("payment_intent"),
             )
             return await signal(temporal, workflow_id, "chargeback_opened", opened)
         if obj.get("status") in ("won", "lost"):
             closed = ChargebackClosed(
-                charge_id=obj["charge"], dispute_id=obj["id"], won=obj["status"] == "won"
+                charge_id=obj["charge"],
+                dispute_id=obj["id"],
+                won=obj["status"] == "won",
+                payment_intent_id=obj.get("payment_intent"),
             )
             return await signal(temporal, workflow_id, "chargeback_closed", closed)
     return False

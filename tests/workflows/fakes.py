@@ -7,6 +7,7 @@ crash *after* the provider call succeeded but before the workflow learned the re
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -85,6 +86,8 @@ class FakePayments:
     refunds: list[RefundRequest] = field(default_factory=list)
     calls: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
     transfers_blocked: set[str] = field(default_factory=set)  # destinations not yet able to receive
+    # Set: confirming charges the card, then waits for it before answering (a slow answer).
+    confirm_answer: asyncio.Event | None = None
 
     def _enter(self, name: str) -> None:
         self.calls[name] += 1
@@ -123,6 +126,8 @@ class FakePayments:
             intent["status"] = "succeeded"
             intent["charge"] = _id("ch")
             self.charges.append(intent["charge"])
+        if self.confirm_answer is not None:
+            await self.confirm_answer.wait()
         self._maybe_crash("confirm_escrow_payment")
         return self._funding(req.payment_intent_id)
 

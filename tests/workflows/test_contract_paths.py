@@ -3,6 +3,7 @@ state *and* the money (provider calls made, ledger balances)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from models.contracts import (
@@ -261,6 +262,38 @@ async def test_a_lost_chargeback_marks_the_milestone_lost_and_pays_nothing(world
     assert world.payments.transfers == []
     losses = [t for t in world.store.ledger.values() if t.kind.value == "chargeback_lost"]
     assert len(losses) == 1
+
+
+async def test_a_chargeback_that_arrives_before_the_funding_answer_still_freezes_it(
+    world: World,
+) -> None:
+    """Seen in `make chaos`: the bank's dispute webhook beat the funding call's answer, the
+    workflow did not know the charge yet and ignored the chargeback."""
+    c = await start_contract(world, [30_000])
+    await c.worker.do("accept")
+    world.payments.confirm_answer = asyncio.Event()
+    funding = asyncio.create_task(c.client.do("fund", milestone=1, payment_method="pm_card_visa"))
+    while not world.payments.charges:  # noqa: ASYNC110 (charged at the fake; answer held back)
+        await asyncio.sleep(0.01)
+    charge = world.payments.charges[0]
+    intent = next(pi for pi, i in world.payments.intents.items() if i["charge"] == charge)
+    opened = ChargebackOpened(
+        charge_id=charge, dispute_id="du_3", amount_cents=30_000, payment_intent_id=intent
+    )
+    closed = ChargebackClosed(
+        charge_id=charge, dispute_id="du_3", won=False, payment_intent_id=intent
+    )
+    await c.handle.signal("chargeback_opened", opened)
+    await c.handle.signal("chargeback_closed", closed)
+    await c.wait_for(lambda s: s.milestones[0].chargeback is not None)
+    assert (await c.state()).milestones[0].status is MilestoneStatus.FUNDING
+    world.payments.confirm_answer.set()
+    await funding
+    state = await c.wait_for(lambda s: s.milestones[0].status is MilestoneStatus.LOST)
+    assert state.milestones[0].chargeback and state.milestones[0].chargeback.dispute_id == "du_3"
+    assert balance(world, c, LedgerAccount.CHARGEBACK_LOSSES) == 30_000
+    assert balance(world, c, LedgerAccount.ESCROW) == 0
+    assert world.payments.transfers == []
 
 
 # --- payout account ----------------------------------------------------------------------------
