@@ -8,13 +8,14 @@ BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 STAMP := $(VENV)/.synced
 
-.PHONY: dev test lint fmt bench demo install lock clean-data help
+.PHONY: dev test lint fmt bench chaos demo install lock clean-data help
 
 help:
 	@echo "make dev     start Postgres, Temporal + UI, sandboxes, worker and API (Ctrl-C stops all)"
 	@echo "make test    lint + the whole test suite"
 	@echo "make lint    ruff + mypy"
 	@echo "make bench   benchmarks that print figures"
+	@echo "make chaos   300+ lifecycles under faults, kills and restarts, then proofs (< 15 min)"
 	@echo "make lock    re-pin requirements*.lock from pyproject.toml"
 
 $(BIN)/python:
@@ -51,6 +52,9 @@ fmt: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+chaos: $(STAMP)
+	$(BIN)/python -m chaos
 
 lock: | $(BIN)/uv
 	$(UV) pip compile pyproject.toml --generate-hashes -o requirements.lock

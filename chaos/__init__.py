@@ -1,0 +1,1 @@
+"""`make chaos`: concurrent lifecycles under faults and crashes, then proofs (see __main__)."""
