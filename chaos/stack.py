@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from devstack.postgres import EmbeddedPostgres
-from devstack.processes import ManagedProcess, http_ok
+from devstack.processes import ManagedProcess
 from devstack.stack import HOST, ROOT, Ports, Stack, new_secrets
 from devstack.temporal import temporal_dev_server
 
@@ -23,6 +23,9 @@ CHAOS_ENV = {
     "TEMPWORK_SENDGRID_TIMEOUT_SECONDS": "3",
     "TEMPWORK_TWILIO_TIMEOUT_SECONDS": "3",
     "TEMPWORK_CHECKS_TIMEOUT_SECONDS": "3",
+    # Every provider's webhooks come from the one sandbox on 127.0.0.1 here (in production
+    # from many addresses): ~50 per lifecycle would trip the per-address limit meant for abuse.
+    "TEMPWORK_WEBHOOKS_PER_ADDRESS": "1000000/1m",
 }
 
 
@@ -58,26 +61,7 @@ class ChaosStack:
         self._run(self._temporal())
         self._run(s.sandbox_process(self.logs))
         self._use_worker(self._new_worker())
-        self._run(
-            ManagedProcess(
-                "api",
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "api.main:app",
-                    "--host",
-                    HOST,
-                    "--port",
-                    str(s.ports.api),
-                    "--no-access-log",
-                ],
-                log_path=self.logs / "api.log",
-                env=s.env(),
-                cwd=ROOT,
-                ready=lambda: http_ok(f"{s.api_url}/health/ready"),
-            )
-        )
+        self._run(s.api_process(self.logs, s.ports.api))
 
     def _temporal(self) -> ManagedProcess:
         return temporal_dev_server(
