@@ -109,8 +109,9 @@ async def _run(run: Run) -> bool:
     run.say(f"stack up: api {stack.api_url}, sandbox {stack.sandbox_url}")
     plans = make_plans(args.lifecycles, args.seed)
     limits = httpx.Limits(max_connections=args.concurrency + 8)
+    # Longer than the API's own 90 s bound on a command, so its 504 (not our timeout) answers.
     async with (
-        httpx.AsyncClient(base_url=stack.api_url, timeout=90, limits=limits) as http,
+        httpx.AsyncClient(base_url=stack.api_url, timeout=120, limits=limits) as http,
         httpx.AsyncClient(base_url=stack.sandbox_url, timeout=60) as sandbox,
     ):
         lifecycle_deadline = run.deadline - args.proof_reserve
