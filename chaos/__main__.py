@@ -431,7 +431,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     # is replayed from its history. With all 300 in flight at once, that replay alone
     # outgrew 2 shared cores between two kills; 300 overlapping in waves of this size fits.
     p.add_argument("--in-flight", type=int, default=60, help="lifecycles in flight at once")
-    p.add_argument("--workers", type=int, default=12, help="verified workers, reused")
+    p.add_argument("--workers", type=int, default=8, help="verified workers, reused")
     p.add_argument("--clients", type=int, default=40)
     # Most requests in flight are commands waiting on a workflow that a killed worker left
     # behind (10-30 s), costing no CPU: a low cap would starve the run, not spare the cores.
@@ -441,7 +441,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--temporal-restart-at", type=float, default=40.0, help="s after faults on")
     p.add_argument("--postgres-restart-at", type=float, default=85.0, help="s after faults on")
     p.add_argument("--budget", type=float, default=14 * 60, help="global deadline (s)")
-    p.add_argument("--proof-reserve", type=float, default=150.0, help="s kept for the proofs")
+    p.add_argument("--proof-reserve", type=float, default=110.0, help="s kept for the proofs")
     p.add_argument("--seed", type=int, default=8)
     p.add_argument("--keep", action="store_true", help="keep the data directory and logs")
     return p.parse_args(argv)

@@ -325,16 +325,22 @@ class Lifecycle:
         if hired.status_code == 201:
             cid = str(hired.json()["id"])
         elif hired.status_code == 409:  # an earlier try hired (its 5xx answer was not stored)
-            applications = await self.api.ok("GET", f"/v1/jobs/{job_id}/applications", self.client)
-            mine = [a for a in applications if a["id"] == application_id and a["contract_id"]]
-            if not mine:
-                raise LifecycleFailed(f"hire: 409 and no contract: {hired.text[:300]}")
-            cid = str(mine[0]["contract_id"])
+            cid = await self._hired_contract(job_id, application_id, hired.text)
         else:
             raise LifecycleFailed(f"hire: {hired.status_code} {hired.text[:300]}")
         self.contract_id = cid
         await self._command("accept", self.worker, lambda s: s["stage"] != "offered")
         return cid
+
+    async def _hired_contract(self, job_id: str, application_id: str, refusal: str) -> str:
+        """The contract an earlier, unanswered hire made, once the application shows it."""
+        for _ in range(60):
+            applications = await self.api.ok("GET", f"/v1/jobs/{job_id}/applications", self.client)
+            mine = [a for a in applications if a["id"] == application_id and a["contract_id"]]
+            if mine:
+                return str(mine[0]["contract_id"])
+            await asyncio.sleep(1)
+        raise LifecycleFailed(f"hire: 409 and no contract after 60 s: {refusal[:300]}")
 
     async def _command(
         self, name: str, who: Person, done: Callable[[dict[str, Any]], bool], json: Any = None

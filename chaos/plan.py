@@ -167,7 +167,9 @@ def make_plans(count: int, seed: int) -> list[Plan]:
     for i, kind in enumerate(order):
         # Whole dollars from $50 to $900: above Stripe's minimum charge, fees are not round.
         amount = rng.randrange(5_000, 90_000, 100) + rng.randrange(1, 99)
-        amounts = (amount, rng.randrange(5_000, 40_000, 100)) if kind is Kind.HAPPY else (amount,)
+        # A third of the happy paths have two milestones (each funded, delivered, paid).
+        two = kind is Kind.HAPPY and rng.random() < 1 / 3
+        amounts = (amount, rng.randrange(5_000, 40_000, 100)) if two else (amount,)
         release = 0
         if kind is Kind.DISPUTE_TO_WORKER:
             release = amount
