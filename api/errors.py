@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
@@ -292,9 +292,16 @@ def install(app: FastAPI) -> None:
     # The database restarting or failing over: the request did nothing durable (or its
     # transaction was rolled back), so the client should simply retry — a 503, not a 500.
     @app.exception_handler(ConnectionError)
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(InterfaceError)
+    @app.exception_handler(DBAPIError)
     async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        lost = not isinstance(exc, DBAPIError) or (
+            # OperationalError/InterfaceError are the driver's "connection" errors; any other
+            # DBAPIError counts only when SQLAlchemy saw the connection drop under it (a
+            # restart's "terminating connection due to administrator command").
+            isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+        )
+        if not lost:
+            return await _unexpected(request, exc)
         log.warning("database unavailable on %s %s: %r", request.method, request.url.path, exc)
         return problem("database-unavailable", None, request.url.path, headers={"Retry-After": "1"})
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import TempworkError, install, workflow_errors
@@ -35,6 +35,10 @@ async def test_temporal_rpc_errors_map_to_problems(
     [
         ConnectionRefusedError(111, "Connect call failed"),  # PostgreSQL down: asyncpg connect
         OperationalError("SELECT 1", {}, Exception("the database system is shutting down")),
+        # A pooled connection cut mid-query by the restart (asyncpg's generic Error).
+        DBAPIError(
+            "SELECT 1", {}, Exception("terminating connection"), connection_invalidated=True
+        ),
     ],
 )
 async def test_a_database_that_does_not_answer_is_a_503_to_retry(error: Exception) -> None:
@@ -51,3 +55,18 @@ async def test_a_database_that_does_not_answer_is_a_503_to_retry(error: Exceptio
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert response.json()["type"] == "/problems/database-unavailable"
+
+
+async def test_a_database_error_that_is_not_about_the_connection_stays_a_500() -> None:
+    app = FastAPI()
+    install(app)
+
+    @app.get("/bug")
+    async def bug() -> None:
+        raise IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.get("/bug")
+    assert response.status_code == 500
+    assert response.json()["type"] == "/problems/internal"
