@@ -63,11 +63,18 @@ _PROVIDER_SIDE = {
 
 
 def _upsert_newer(table: sa.Table, values: dict[str, Any], key: str) -> Any:
-    """INSERT … ON CONFLICT DO UPDATE only when the incoming version is newer."""
+    """INSERT … ON CONFLICT DO UPDATE unless the stored version is newer.
+
+    An *equal* version is overwritten on purpose. Projections are written by local activities
+    inside a workflow task, so a task that never commits (its worker killed after the write)
+    leaves a "phantom" row at version N that history does not know. The run that takes over
+    replays to N-1 and, at its own version N, must replace the phantom — committed history
+    has exactly one state per version, so an equal version is never a step back (make chaos
+    found a phantom approval that a strict `<` kept for good)."""
     stmt = insert(table).values(**values)
     updates = {c: stmt.excluded[c] for c in values if c != key}
     return stmt.on_conflict_do_update(
-        index_elements=[key], set_=updates, where=table.c.version < stmt.excluded.version
+        index_elements=[key], set_=updates, where=table.c.version <= stmt.excluded.version
     )
 
 

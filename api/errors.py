@@ -233,8 +233,13 @@ async def workflow_errors(what: str) -> AsyncIterator[None]:
             raise Conflict(f"this {what} has finished and takes no more commands") from None
         if err.status == RPCStatusCode.NOT_FOUND:
             raise NotFound(what) from None
-        if err.status == RPCStatusCode.FAILED_PRECONDITION:
+        if err.status == RPCStatusCode.FAILED_PRECONDITION and _says_finished(err.message):
             raise Conflict(f"this {what} has finished and takes no more commands") from None
+        if err.status == RPCStatusCode.FAILED_PRECONDITION:
+            # Not "finished": the server could not take the command right now (make chaos saw
+            # this while a worker was being replaced). Retrying is right; 409 "finished" lied.
+            log.warning("temporal refused a command on %s for now: %s", what, err.message)
+            raise TempworkError("temporal-unavailable") from None
         if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED) or (
             # The connection broke mid-call (the Temporal server restarting): the SDK says
             # UNKNOWN "transport error". Whether the command landed is unknown, so the client
@@ -244,6 +249,11 @@ async def workflow_errors(what: str) -> AsyncIterator[None]:
             raise TempworkError("temporal-unavailable") from None
         log.error("temporal error on %s: %s %s", what, err.status, err.message)
         raise TempworkError("internal") from None
+
+
+def _says_finished(message: str) -> bool:
+    lowered = message.lower()
+    return any(word in lowered for word in ("completed", "closed", "closing", "not running"))
 
 
 def _public_details(error: ApplicationError) -> dict[str, Any]:

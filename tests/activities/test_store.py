@@ -177,6 +177,23 @@ async def test_projections_only_move_forward(engine: AsyncEngine, store: StoreAc
     assert (row["stage"], row["version"]) == ("active", 5)
 
 
+async def test_a_phantom_projection_is_replaced_by_history_at_the_same_version(
+    engine: AsyncEngine, store: StoreActivities
+) -> None:
+    # A worker wrote version 4 ("completed") in a workflow task that never committed; the run
+    # that took over reaches its own version 4 ("active") and that is what must show.
+    c = await a_contract(engine, store)
+    phantom = c.initial_state().model_copy(update={"stage": ContractStage.COMPLETED, "version": 4})
+    committed = c.initial_state().model_copy(update={"stage": ContractStage.ACTIVE, "version": 4})
+    await ENV.run(store.project_contract, phantom)
+    await ENV.run(store.project_contract, committed)
+    async with engine.connect() as conn:
+        stage = (
+            await conn.execute(sa.select(CONTRACTS.c.stage).where(CONTRACTS.c.id == c.contract_id))
+        ).scalar_one()
+    assert stage == "active"
+
+
 async def test_a_contract_waits_for_the_payout_account_then_gets_it(
     engine: AsyncEngine, store: StoreActivities
 ) -> None:

@@ -19,6 +19,14 @@ from api.errors import TempworkError, install, workflow_errors
         (RPCStatusCode.UNKNOWN, "transport error", "temporal-unavailable"),
         (RPCStatusCode.UNKNOWN, "something else", "internal"),
         (RPCStatusCode.NOT_FOUND, "workflow not found", "not-found"),
+        (RPCStatusCode.NOT_FOUND, "workflow execution already completed", "conflict"),
+        (RPCStatusCode.FAILED_PRECONDITION, "workflow execution already completed", "conflict"),
+        # Refused for now while the workflow still runs: retry, it has not finished.
+        (
+            RPCStatusCode.FAILED_PRECONDITION,
+            "update cannot be admitted now",
+            "temporal-unavailable",
+        ),
     ],
 )
 async def test_temporal_rpc_errors_map_to_problems(
