@@ -231,6 +231,11 @@ async def workflow_errors(what: str) -> AsyncIterator[None]:
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND and "completed" in err.message.lower():
             raise Conflict(f"this {what} has finished and takes no more commands") from None
+        if err.status == RPCStatusCode.NOT_FOUND and "update" in err.message.lower():
+            # The workflow is there; the server lost track of our command (a restart drops
+            # updates still in flight). Whether it landed is unknown: retry, not 404.
+            log.warning("temporal lost a command on %s: %s", what, err.message)
+            raise TempworkError("temporal-unavailable") from None
         if err.status == RPCStatusCode.NOT_FOUND:
             raise NotFound(what) from None
         if err.status == RPCStatusCode.FAILED_PRECONDITION and _says_finished(err.message):
@@ -308,7 +313,11 @@ def install(app: FastAPI) -> None:
             # OperationalError/InterfaceError are the driver's "connection" errors; any other
             # DBAPIError counts only when SQLAlchemy saw the connection drop under it (a
             # restart's "terminating connection due to administrator command").
-            isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+            isinstance(exc, OperationalError | InterfaceError)
+            or exc.connection_invalidated
+            # Refused at connect while it shuts down or starts (57P01-57P03: "the database
+            # system is shutting down"), or a connection exception (class 08).
+            or str(getattr(exc.orig, "sqlstate", "")).startswith(("57P0", "08"))
         )
         if not lost:
             return await _unexpected(request, exc)

@@ -22,6 +22,7 @@ from chaos.proofs import Observed
 
 PASSWORD = "chaos password 123"  # noqa: S105 (throwaway accounts on a throwaway local stack)
 RETRYABLE = {429, 500, 502, 503, 504}
+FUND_REQUESTS = 12
 # The API's answer while another request with the same Idempotency-Key is still running.
 KEY_IN_USE = "/problems/idempotency-key-in-use"
 
@@ -250,7 +251,9 @@ class Lifecycle:
         """Funds milestone ``n``; with ``declined`` the card must be refused (402)."""
         assert self.contract_id is not None
         cid, i = self.contract_id, n - 1
-        for attempt in range(1, 6):
+        # Up to 12 requests: under 20 % provider faults a charge can fail several times in a
+        # row (each failure puts the milestone back to pending, and nothing was charged).
+        for attempt in range(1, FUND_REQUESTS + 1):
             answer = await self.api.call(
                 "POST",
                 f"/v1/contracts/{cid}/milestones/{n}/fund",
@@ -280,7 +283,7 @@ class Lifecycle:
             if declined and milestone["last_payment_error"]:
                 return
             # It failed for another reason (provider unavailable): a new request, a new key.
-        raise LifecycleFailed(f"milestone {n} still not funded after 5 requests")
+        raise LifecycleFailed(f"milestone {n} still not funded after {FUND_REQUESTS} requests")
 
     async def _offer(self) -> str:
         i = self.plan.index

@@ -20,6 +20,7 @@ from api.errors import TempworkError, install, workflow_errors
         (RPCStatusCode.UNKNOWN, "something else", "internal"),
         (RPCStatusCode.NOT_FOUND, "workflow not found", "not-found"),
         (RPCStatusCode.NOT_FOUND, "workflow execution already completed", "conflict"),
+        (RPCStatusCode.NOT_FOUND, "update not found", "temporal-unavailable"),
         (RPCStatusCode.FAILED_PRECONDITION, "workflow execution already completed", "conflict"),
         # Refused for now while the workflow still runs: retry, it has not finished.
         (
@@ -38,6 +39,14 @@ async def test_temporal_rpc_errors_map_to_problems(
     assert raised.value.slug == slug
 
 
+class _Sqlstate(Exception):
+    """A driver error carrying PostgreSQL's SQLSTATE, as asyncpg's and psycopg's do."""
+
+    def __init__(self, sqlstate: str, message: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
 @pytest.mark.parametrize(
     "error",
     [
@@ -47,6 +56,8 @@ async def test_temporal_rpc_errors_map_to_problems(
         DBAPIError(
             "SELECT 1", {}, Exception("terminating connection"), connection_invalidated=True
         ),
+        # Connecting while it shuts down (asyncpg's CannotConnectNowError, seen in make chaos).
+        DBAPIError("SELECT 1", {}, _Sqlstate("57P03", "the database system is shutting down")),
     ],
 )
 async def test_a_database_that_does_not_answer_is_a_503_to_retry(error: Exception) -> None:
