@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 
 from core.accounts import create_user
 from models.common import Role
-from tests.conftest import ApiClient, Infra, Person, sign_up
+from tests.conftest import ApiClient, Infra, Person, placeholder_settings_env, sign_up
+
+
+@asynccontextmanager
+async def app_with(infra: Infra, **settings: Any) -> AsyncIterator[ApiClient]:
+    """Another API process on the same database, Temporal and sandboxes, with some settings
+    changed (tight limits, small bounds) without touching the shared test app."""
+    from api.main import create_app
+    from sandbox.testing import serve_asgi
+
+    app = create_app(infra.settings.model_copy(update=settings))
+    async with serve_asgi(app) as url, ApiClient(url, infra.sandbox_url) as client:
+        yield client
+
+
+def openapi_schema() -> dict[str, Any]:
+    """The app's OpenAPI document, built without a running stack."""
+    os.environ.update({k: v for k, v in placeholder_settings_env().items() if k not in os.environ})
+    from api.main import create_app
+
+    return create_app().openapi()
 
 
 async def post_job(client: Person, **overrides: Any) -> dict[str, Any]:

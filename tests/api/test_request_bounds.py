@@ -4,32 +4,25 @@ and the caps on pages, milestones and text are in the OpenAPI schema for clients
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from api.main import create_app
 from models.money import MAX_CENTS
-from sandbox.testing import serve_asgi
-from tests.conftest import ApiClient, Infra, placeholder_settings_env, problem, sign_up
+from tests.api.helpers import app_with, openapi_schema
+from tests.conftest import ApiClient, Infra, problem, sign_up
 
 
 @pytest.fixture
 async def small(infra: Infra) -> AsyncIterator[ApiClient]:
     """The real app with small bounds, so the tests need not send megabytes or wait long."""
-    settings = infra.settings.model_copy(
-        update={
-            "max_request_body_bytes": 4096,
-            "max_webhook_body_bytes": 8192,
-            "request_body_deadline_seconds": 1.0,
-        }
-    )
-    async with (
-        serve_asgi(create_app(settings)) as url,
-        ApiClient(url, infra.sandbox_url) as client,
-    ):
+    async with app_with(
+        infra,
+        max_request_body_bytes=4096,
+        max_webhook_body_bytes=8192,
+        request_body_deadline_seconds=1.0,
+    ) as client:
         yield client
 
 
@@ -93,13 +86,8 @@ def _integer(schema: dict[str, Any]) -> dict[str, Any] | None:
     return next((o for o in options if o.get("type") == "integer"), None)
 
 
-def _schema() -> dict[str, Any]:
-    os.environ.update({k: v for k, v in placeholder_settings_env().items() if k not in os.environ})
-    return create_app().openapi()
-
-
-def test_the_caps_are_documented_in_the_openapi_schema() -> None:
-    spec = _schema()
+def test_the_caps_are_documented_in_the_openapiopenapi_schema() -> None:
+    spec = openapi_schema()
     schemas = spec["components"]["schemas"]
     assert schemas["HireRequest"]["properties"]["milestones"]["maxItems"] == 50
     assert schemas["JobCreate"]["properties"]["description"]["maxLength"] == 20_000

@@ -11,9 +11,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from api.main import create_app
 from core.rate_limits import Limit, RateLimits
-from sandbox.testing import serve_asgi
+from tests.api.helpers import app_with
 from tests.conftest import ApiClient, Infra, problem, sign_up
 
 PASSWORD = "correct horse battery staple"
@@ -48,19 +47,14 @@ async def test_concurrent_requests_cannot_overspend_a_bucket(infra: Infra) -> No
 @pytest.fixture
 async def strict(infra: Infra) -> AsyncIterator[ApiClient]:
     """The real app with production-like limits (the shared test app's are loosened)."""
-    settings = infra.settings.model_copy(
-        update={
-            "login_failures_per_account": Limit.parse("10/15m"),
-            "login_failures_per_address": Limit.parse("25/15m"),
-            "registrations_per_address": Limit.parse("3/1h"),
-            "verification_requests_per_user": Limit.parse("4/10m"),
-            "webhooks_per_address": Limit.parse("5/1m"),
-        }
-    )
-    async with (
-        serve_asgi(create_app(settings)) as url,
-        ApiClient(url, infra.sandbox_url) as client,
-    ):
+    async with app_with(
+        infra,
+        login_failures_per_account=Limit.parse("10/15m"),
+        login_failures_per_address=Limit.parse("25/15m"),
+        registrations_per_address=Limit.parse("3/1h"),
+        verification_requests_per_user=Limit.parse("4/10m"),
+        webhooks_per_address=Limit.parse("5/1m"),
+    ) as client:
         yield client
 
 
