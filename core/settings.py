@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     environment: str = "dev"
 
     # --- infrastructure -------------------------------------------------------------------
-    database_url: str = "postgresql+asyncpg://tempwork@127.0.0.1:55432/tempwork"
+    database_url: str = "postgresql+psycopg://tempwork@127.0.0.1:55432/tempwork"
     database_pool_size: int = 10
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"

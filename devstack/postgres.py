@@ -49,7 +49,7 @@ class EmbeddedPostgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql+asyncpg://{DB_USER}@{self.host}:{self.port}/{DB_NAME}"
+        return f"postgresql+psycopg://{DB_USER}@{self.host}:{self.port}/{DB_NAME}"
 
     def _run(self, tool: str, *args: str) -> None:
         subprocess.run(  # noqa: S603

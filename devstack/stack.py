@@ -90,7 +90,7 @@ class Stack:
 
     @property
     def database_url(self) -> str:
-        return f"postgresql+asyncpg://tempwork@{HOST}:{self.ports.postgres}/tempwork"
+        return f"postgresql+psycopg://tempwork@{HOST}:{self.ports.postgres}/tempwork"
 
     def env(self) -> dict[str, str]:
         """The settings every app process gets: the same TEMPWORK_* variables as production."""
