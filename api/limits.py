@@ -68,6 +68,8 @@ class BodyLimits:
             if verdict is None:
                 await send(message)
             elif message["type"] == "http.response.start":
+                if verdict.slug == "payload-too-large":
+                    await _discard_rest(receive)
                 await _answer(scope, receive, send, verdict)
             # else: the rest of the framework's own answer is dropped
 
@@ -86,6 +88,25 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+# Lingering close, as nginx does it: closing a socket with unread data in it resets the
+# connection, and a client still sending its body then loses the 413 before it reads it
+# (uvicorn's httptools protocol closes at once). A bounded amount is read and dropped first.
+LINGER_BYTES = 1 << 20
+LINGER_SECONDS = 1.0
+
+
+async def _discard_rest(receive: Receive) -> None:
+    deadline, read = time.monotonic() + LINGER_SECONDS, 0
+    while read < LINGER_BYTES:
+        try:
+            message = await asyncio.wait_for(receive(), timeout=deadline - time.monotonic())
+        except TimeoutError:
+            return
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+        read += len(message.get("body", b""))
 
 
 async def _answer(scope: Scope, receive: Receive, send: Send, error: TempworkError) -> None:

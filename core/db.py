@@ -3,17 +3,41 @@ handles in ``models.tables``: explicit SQL, no hidden lazy loads."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+import weakref
+from typing import TYPE_CHECKING
 
-from core.settings import Settings
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+if TYPE_CHECKING:  # settings import core.rate_limits, which imports this module
+    from core.settings import Settings
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
     return create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
-        pool_pre_ping=True,
+        max_overflow=settings.database_max_overflow,
+        # No ping before each checkout: it was one more round trip on every request. After a
+        # PostgreSQL restart the first statement on a stale connection fails instead (503
+        # database-unavailable with Retry-After; a local activity retries), and SQLAlchemy
+        # then replaces every pooled connection older than the failure.
+        pool_pre_ping=settings.database_pool_pre_ping,
     )
+
+
+_AUTOCOMMIT: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
+
+
+def autocommit(engine: AsyncEngine) -> AsyncConnection:
+    """A pooled connection in autocommit (``async with autocommit(engine) as conn``) for
+    reads and single-statement writes: psycopg then sends no BEGIN before the statement and
+    the pool no ROLLBACK when the connection comes back — two round trips of the three a
+    one-statement read or upsert took. Each statement commits by itself, so several writes
+    that must land together use ``engine.begin()``."""
+    view = _AUTOCOMMIT.get(engine)
+    if view is None:
+        view = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return view.connect()
 
 
 # SQLSTATEs a retry cannot fix: the same row will be refused the same way every time.

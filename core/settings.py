@@ -36,10 +36,26 @@ class Settings(BaseSettings):
 
     # --- infrastructure -------------------------------------------------------------------
     database_url: str = "postgresql+psycopg://tempwork@127.0.0.1:55432/tempwork"
+    # Per process. Keep (API processes + worker processes) x (pool + overflow) under the
+    # database's connection limit, or put PgBouncer in front (deploy/SCALING.md).
     database_pool_size: int = 10
+    database_max_overflow: int = 10
+    # Ping each connection as it leaves the pool (one more round trip per checkout); see
+    # core/db.py for what happens without it after a PostgreSQL restart.
+    database_pool_pre_ping: bool = False
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "tempwork"
+    # Worker capacity per process (deploy/SCALING.md says how make bench chose them).
+    # Workflow tasks are CPU on one event loop: more in flight than cores only queues.
+    worker_max_concurrent_workflow_tasks: int = 100
+    worker_max_concurrent_activities: int = 100
+    worker_max_concurrent_local_activities: int = 100
+    # The sticky cache: workflows kept in memory between tasks. Beyond it a workflow's next
+    # task replays its history first (CPU), so it bounds memory at the cost of replays.
+    worker_max_cached_workflows: int = 1000
+    # The worker's event loop: uvloop (libuv) rather than asyncio's (make bench measures it).
+    worker_uvloop: bool = True
     # Temporal Cloud / a TLS-protected cluster: TEMPWORK_TEMPORAL_TLS=true and an API key.
     temporal_tls: bool = False
     temporal_api_key: SecretStr | None = None

@@ -158,8 +158,11 @@ class Stack:
         self._add(self.worker_process(logs))
         self._add(self.api_process(logs, self.ports.api))
 
-    def api_process(self, logs: Path, port: int, name: str = "api") -> ManagedProcess:
-        """An API process on ``port``; more than one may serve the same stack."""
+    def api_process(
+        self, logs: Path, port: int, name: str = "api", env: dict[str, str] | None = None
+    ) -> ManagedProcess:
+        """An API process on ``port``; more than one may serve the same stack. ``env``
+        overrides settings for this process only (make bench: another database driver)."""
         return ManagedProcess(
             name,
             [
@@ -172,9 +175,15 @@ class Stack:
                 "--port",
                 str(port),
                 "--no-access-log",
+                # The C parser and event loop (uvicorn picks them when installed; explicit so a
+                # missing wheel fails loudly instead of silently falling back to h11/asyncio).
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
             ],
             log_path=logs / f"{name}.log",
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             cwd=ROOT,
             ready=lambda: http_ok(f"http://{HOST}:{port}/health/ready"),
         )
@@ -256,11 +265,12 @@ class Stack:
         ]
         return env
 
-    def worker_process(self, logs: Path) -> ManagedProcess:
+    def worker_process(self, logs: Path, name: str = "worker") -> ManagedProcess:
+        """A worker process; more than one may poll the same task queue (make bench)."""
         return ManagedProcess(
-            "worker",
+            name,
             [sys.executable, "-m", "workers.main"],
-            log_path=logs / "worker.log",
+            log_path=logs / f"{name}.log",
             env=self.env(),
             cwd=ROOT,
             ready=None,

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from core.rate_limits import Limit, RateLimits
 from tests.api.helpers import app_with
@@ -61,8 +62,9 @@ async def strict(infra: Infra) -> AsyncIterator[ApiClient]:
 async def _clear_address_buckets(infra: Infra) -> None:
     # The strict app's address buckets are shared by every test here (all from 127.0.0.1).
     async with infra.engine.begin() as conn:
-        await conn.exec_driver_sql(
-            "DELETE FROM rate_limits WHERE key LIKE '%:address:%' OR key LIKE 'webhooks:%'"
+        await conn.execute(
+            sa.text("DELETE FROM rate_limits WHERE key LIKE :by_address OR key LIKE :webhooks"),
+            {"by_address": "%:address:%", "webhooks": "webhooks:%"},
         )
 
 
