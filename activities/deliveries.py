@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.db import autocommit
 from models.notices import DeliveryOutcome
 from models.tables import DELIVERIES, USERS
 
@@ -66,7 +67,7 @@ class DeliveryLog:
         self._engine = engine
 
     async def contact(self, user_id: UUID) -> Contact | None:
-        async with self._engine.connect() as conn:
+        async with autocommit(self._engine) as conn:
             row = (
                 await conn.execute(
                     sa.select(
@@ -128,7 +129,7 @@ class DeliveryLog:
 
     async def calling(self, dedupe_key: str, channel: str) -> None:
         """Stamped right before the provider call: from now on, "maybe sent"."""
-        async with self._engine.begin() as conn:
+        async with autocommit(self._engine) as conn:  # one statement
             await conn.execute(
                 sa.update(DELIVERIES)
                 .where(_row(dedupe_key, channel))
@@ -136,7 +137,7 @@ class DeliveryLog:
             )
 
     async def finish(self, dedupe_key: str, channel: str, outcome: DeliveryOutcome) -> None:
-        async with self._engine.begin() as conn:
+        async with autocommit(self._engine) as conn:  # one statement
             await conn.execute(
                 sa.update(DELIVERIES)
                 .where(_row(dedupe_key, channel))
@@ -158,7 +159,7 @@ class DeliveryLog:
         outcome: DeliveryOutcome,
     ) -> DeliveryOutcome:
         """A delivery decided without calling anyone (skipped by preference): kept, once."""
-        async with self._engine.begin() as conn:
+        async with autocommit(self._engine) as conn:  # one statement
             await conn.execute(
                 insert(DELIVERIES)
                 .values(
@@ -175,7 +176,7 @@ class DeliveryLog:
         return outcome
 
     async def turn_off_sms(self, user_id: UUID) -> None:
-        async with self._engine.begin() as conn:
+        async with autocommit(self._engine) as conn:  # one statement
             await conn.execute(
                 sa.update(USERS).where(USERS.c.id == user_id).values(sms_notifications=False)
             )

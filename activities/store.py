@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.db import autocommit
 from models.contracts import ContractState
 from models.jobs import JobPostingState
 from models.ledger import LedgerAccount, LedgerTransaction
@@ -108,7 +109,8 @@ class StoreActivities:
             | {"id": state.applications[a].application_id, "version": state.version}
             for a in application_ids
         ]
-        async with self._engine.begin() as conn:
+        # Several rows land together in a transaction; the job alone is one statement.
+        async with self._engine.begin() if applications else autocommit(self._engine) as conn:
             await conn.execute(_upsert_newer(JOBS, job | {"id": state.job_id}, "id"))
             for row in applications:
                 await conn.execute(_upsert_newer(APPLICATIONS, row, "id"))
@@ -129,7 +131,7 @@ class StoreActivities:
             "updated_at": sa.func.now(),
             "version": state.version,
         }
-        async with self._engine.begin() as conn:
+        async with autocommit(self._engine) as conn:  # one statement
             await conn.execute(_upsert_newer(CONTRACTS, row, "id"))
 
     @activity.defn(name="store.project_payout_account")
@@ -142,7 +144,7 @@ class StoreActivities:
             "updated_at": sa.func.now(),
             "version": state.version,
         }
-        async with self._engine.begin() as conn:
+        async with autocommit(self._engine) as conn:  # one statement
             await conn.execute(_upsert_newer(PAYOUT_ACCOUNTS, row, "user_id"))
 
     @activity.defn(name="store.project_verification")
@@ -240,7 +242,7 @@ class StoreActivities:
 
     @activity.defn(name="store.save_review")
     async def save_review(self, review: ReviewRecord) -> None:
-        async with self._engine.begin() as conn:
+        async with autocommit(self._engine) as conn:  # one statement
             await conn.execute(
                 insert(REVIEWS)
                 .values(**review.model_dump())
@@ -249,7 +251,7 @@ class StoreActivities:
 
     @activity.defn(name="store.reveal_reviews")
     async def reveal_reviews(self, req: RevealReviews) -> int:
-        async with self._engine.begin() as conn:
+        async with autocommit(self._engine) as conn:  # one statement
             result = await conn.execute(
                 sa.update(REVIEWS)
                 .where(REVIEWS.c.contract_id == req.contract_id, REVIEWS.c.revealed_at.is_(None))
@@ -259,7 +261,7 @@ class StoreActivities:
 
     @activity.defn(name="store.notify")
     async def notify(self, notice: NotificationRequest) -> None:
-        async with self._engine.begin() as conn:
+        async with autocommit(self._engine) as conn:  # one statement
             await conn.execute(
                 insert(NOTIFICATIONS)
                 .values(id=uuid4(), **notice.model_dump())
@@ -299,7 +301,7 @@ class StoreActivities:
 
     @activity.defn(name="store.waiting_contracts")
     async def waiting_contracts(self, user_id: UUID) -> list[UUID]:
-        async with self._engine.connect() as conn:
+        async with autocommit(self._engine) as conn:
             rows = await conn.execute(
                 sa.select(PAYOUT_WAITERS.c.contract_id).where(PAYOUT_WAITERS.c.user_id == user_id)
             )
@@ -337,7 +339,7 @@ class StoreActivities:
             .where(sa.or_(*conditions), provider_side)
             .group_by(tx.c.id)
         )
-        async with self._engine.connect() as conn:
+        async with autocommit(self._engine) as conn:
             rows = (await conn.execute(query)).mappings()
             return [
                 LedgerMovement(

@@ -6,18 +6,17 @@ uvicorn api.main:app        (``make dev`` starts it for you; docs at /docs)
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from prometheus_client import Counter, Histogram
 
 from activities.identity import checks_client
 from activities.payments import stripe_client
 from api import errors
 from api.limits import BodyLimits
+from api.metrics import RequestMetrics
 from api.routes import (
     auth,
     contracts,
@@ -33,9 +32,6 @@ from core.db import create_engine
 from core.rate_limits import RateLimits
 from core.settings import Settings, get_settings
 from core.temporal import connect
-
-REQUESTS = Counter("tempwork_http_requests_total", "HTTP requests", ["method", "route", "status"])
-LATENCY = Histogram("tempwork_http_request_seconds", "HTTP request latency", ["method", "route"])
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -72,17 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_max_bytes=settings.max_webhook_body_bytes,
         deadline_seconds=settings.request_body_deadline_seconds,
     )
-
-    @app.middleware("http")
-    async def observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(RequestMetrics)  # outermost: it also counts the 413s and 408s above
 
     @app.get("/problems/{slug}", include_in_schema=False)
     async def problem_type(slug: str) -> JSONResponse:

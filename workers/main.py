@@ -82,6 +82,10 @@ def build_worker(client: Client, settings: Settings, engine: AsyncEngine) -> Wor
         workflows=list(WORKFLOWS),
         activities=activities(settings, engine),
         interceptors=[DataErrorsAreFinal()],
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_local_activities=settings.worker_max_concurrent_local_activities,
+        max_cached_workflows=settings.worker_max_cached_workflows,
         # Let in-flight activities finish on shutdown (rolling deploys, Ctrl-C in make dev).
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
@@ -110,4 +114,9 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if get_settings().worker_uvloop:
+        import uvloop
+
+        uvloop.run(main())
+    else:
+        asyncio.run(main())

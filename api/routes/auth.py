@@ -17,6 +17,7 @@ from api.throttling import (
     refuse_if_exhausted,
 )
 from core.accounts import EmailTaken, create_user
+from core.db import autocommit
 from core.security import create_access_token, verify_password
 from models.common import Role
 from models.tables import USERS
@@ -51,7 +52,7 @@ async def token(
         (f"login:address:{client_address(request)}", settings.login_failures_per_address),
     )
     await refuse_if_exhausted(limits, "failed logins", *buckets)
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         row = (
             (
                 await conn.execute(

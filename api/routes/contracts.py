@@ -18,6 +18,7 @@ from api.deps import CurrentUser, EngineDep, IdempotencyKey, StaffUser, Temporal
 from api.errors import Forbidden, NotFound, workflow_errors
 from api.idempotency import run_once
 from api.pagination import Cursor, decode_cursor, encode_cursor
+from core.db import autocommit
 from models import contracts as c
 from models.common import Role
 from models.ledger import LedgerAccount
@@ -42,15 +43,25 @@ async def command(
     return c.ContractPublic.from_state(state)
 
 
-async def money_summary(engine: EngineDep, contract_id: uuid.UUID) -> c.MoneySummary:
-    """What actually moved, from the double-entry ledger (not from workflow state)."""
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            sa.select(LEDGER_ENTRIES.c.account, sa.func.sum(LEDGER_ENTRIES.c.amount_cents))
-            .where(LEDGER_ENTRIES.c.contract_id == contract_id)
-            .group_by(LEDGER_ENTRIES.c.account)
-        )
-        balance = {account: int(total) for account, total in rows}
+# A contract and what actually moved on it, from the double-entry ledger (not from workflow
+# state): each ledger account's balance as one JSON object, so both come back in one round
+# trip. Built once (SQLAlchemy memoizes the cache key on the statement object).
+_PER_ACCOUNT = (
+    sa.select(LEDGER_ENTRIES.c.account, sa.func.sum(LEDGER_ENTRIES.c.amount_cents).label("total"))
+    .where(LEDGER_ENTRIES.c.contract_id == sa.bindparam("contract_id"))
+    .group_by(LEDGER_ENTRIES.c.account)
+    .subquery()
+)
+_CONTRACT_WITH_BALANCES = sa.select(
+    CONTRACTS,
+    sa.select(sa.func.jsonb_object_agg(_PER_ACCOUNT.c.account, _PER_ACCOUNT.c.total))
+    .scalar_subquery()
+    .label("balances"),
+).where(CONTRACTS.c.id == sa.bindparam("contract_id"))
+
+
+def money_summary(balances: dict[str, int] | None) -> c.MoneySummary:
+    balance = {account: int(total) for account, total in (balances or {}).items()}
     return c.MoneySummary(
         funded_cents=-balance.get(LedgerAccount.CLIENT_PAYMENTS, 0),
         escrow_cents=balance.get(LedgerAccount.ESCROW, 0),
@@ -93,7 +104,7 @@ async def list_contracts(
             sa.tuple_(CONTRACTS.c.created_at, CONTRACTS.c.id) < sa.tuple_(created_at, contract_id)
         )
     query = query.order_by(CONTRACTS.c.created_at.desc(), CONTRACTS.c.id.desc()).limit(limit + 1)
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         rows = list((await conn.execute(query)).mappings())
     items = [
         c.ContractPublic.from_state(c.ContractState.model_validate(r["state"]))
@@ -110,9 +121,9 @@ async def list_contracts(
 async def get_contract(
     contract_id: uuid.UUID, user: CurrentUser, engine: EngineDep
 ) -> c.ContractPublic:
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         row = (
-            (await conn.execute(sa.select(CONTRACTS).where(CONTRACTS.c.id == contract_id)))
+            (await conn.execute(_CONTRACT_WITH_BALANCES, {"contract_id": contract_id}))
             .mappings()
             .first()
         )
@@ -121,7 +132,7 @@ async def get_contract(
     if not user.role.is_staff and user.id not in (row["client_id"], row["worker_id"]):
         raise Forbidden("you are not a party to this contract")
     state = c.ContractState.model_validate(row["state"])
-    return c.ContractPublic.from_state(state, await money_summary(engine, contract_id))
+    return c.ContractPublic.from_state(state, money_summary(row["balances"]))
 
 
 @router.post("/{contract_id}/accept", response_model=c.ContractPublic)

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from api.deps import EngineDep, TemporalDep
+from core.db import autocommit
 
 router = APIRouter(tags=["health"])
 
@@ -33,7 +34,7 @@ class Readiness(BaseModel):
 async def ready(engine: EngineDep, temporal: TemporalDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
-        async with asyncio.timeout(2), engine.connect() as conn:
+        async with asyncio.timeout(2), autocommit(engine) as conn:
             await conn.execute(sa.text("SELECT 1"))
         checks["postgres"] = "ok"
     except Exception as err:

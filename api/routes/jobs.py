@@ -26,6 +26,7 @@ from api.deps import (
 from api.errors import Forbidden, NotFound, workflow_errors
 from api.idempotency import derived_id, run_once
 from api.pagination import Cursor, decode_cursor, encode_cursor
+from core.db import autocommit
 from models.common import Role
 from models.contracts import ContractPublic
 from models.jobs import (
@@ -128,7 +129,7 @@ async def search_jobs(
     if cursor:
         created_at, job_id = decode_cursor(cursor)
         query = query.where(sa.tuple_(JOBS.c.created_at, JOBS.c.id) < sa.tuple_(created_at, job_id))
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         rows = [dict(r) for r in (await conn.execute(query)).mappings()]
     items = [JobPublic.model_validate(r) for r in rows[:limit]]
     more = len(rows) > limit
@@ -139,7 +140,7 @@ async def search_jobs(
 
 @router.get("/{job_id}", response_model=JobPublic)
 async def get_job(job_id: uuid.UUID, engine: EngineDep) -> JobPublic:
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         row = (
             (await conn.execute(sa.select(*JOB_COLUMNS).where(JOBS.c.id == job_id)))
             .mappings()
@@ -182,7 +183,7 @@ async def list_applications(
     job_id: uuid.UUID, user: CurrentUser, engine: EngineDep
 ) -> list[ApplicationPublic]:
     """The job's client (and staff) see every application; a worker sees only their own."""
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         client_id = (
             await conn.execute(sa.select(JOBS.c.client_id).where(JOBS.c.id == job_id))
         ).scalar()

@@ -9,6 +9,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 
 from api.deps import EngineDep, SettingsDep, TemporalDep, WorkerUser, actor
 from api.errors import NotFound, workflow_errors
+from core.db import autocommit
 from models.payouts import PayoutAccountInput, PayoutAccountPublic, PayoutAccountStatus
 from models.tables import PAYOUT_ACCOUNTS
 from workflows.payout_account import PayoutAccountWorkflow, payout_account_workflow_id
@@ -49,7 +50,7 @@ async def connect_payout_account(
 
 @router.get("", response_model=PayoutAccountPublic)
 async def get_payout_account(user: WorkerUser, engine: EngineDep) -> PayoutAccountPublic:
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         row = (
             (
                 await conn.execute(

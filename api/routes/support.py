@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from api.deps import EngineDep, StaffUser, TemporalDep, actor
 from api.errors import NotFound, workflow_errors
+from core.db import autocommit
 from models.notices import DeliveryStatus
 from models.tables import DELIVERIES, VERIFICATIONS
 from models.verification import (
@@ -53,7 +54,7 @@ async def verifications_needing_support(
     user: StaffUser, engine: EngineDep, limit: int = Query(50, ge=1, le=200)
 ) -> list[VerificationCase]:
     """People whose verification waits for a human (e.g. a “consider” report), oldest first."""
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         rows = (
             await conn.execute(
                 sa.select(
@@ -79,7 +80,7 @@ async def verifications_needing_support(
 async def verification_of(
     user_id: uuid.UUID, user: StaffUser, engine: EngineDep
 ) -> VerificationState:
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         stored = (
             await conn.execute(
                 sa.select(VERIFICATIONS.c.state).where(VERIFICATIONS.c.user_id == user_id)
@@ -118,7 +119,7 @@ async def deliveries_of(
     query = sa.select(DELIVERIES).where(DELIVERIES.c.user_id == user_id)
     if status:
         query = query.where(DELIVERIES.c.status == status)
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         rows = (
             await conn.execute(query.order_by(DELIVERIES.c.created_at.desc()).limit(limit))
         ).mappings()

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from api.deps import CurrentUser, EngineDep
 from api.errors import NotFound
+from core.db import autocommit
 from models.common import Role
 from models.tables import NOTIFICATIONS, REVIEWS, USERS
 from models.users import NotificationPreferences, UserPublic
@@ -52,7 +53,7 @@ async def user_reviews(
     user_id: uuid.UUID, engine: EngineDep, limit: int = Query(50, ge=1, le=200)
 ) -> UserReviews:
     """Revealed reviews only: a blind review stays hidden until both are in or time is up."""
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         if (await conn.execute(sa.select(USERS.c.id).where(USERS.c.id == user_id))).first() is None:
             raise NotFound("user")
         visible = (REVIEWS.c.subject_id == user_id) & REVIEWS.c.revealed_at.is_not(None)
@@ -82,7 +83,7 @@ async def user_reviews(
 async def my_notifications(
     user: CurrentUser, engine: EngineDep, limit: int = Query(50, ge=1, le=200)
 ) -> list[NotificationOut]:
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         rows = (
             await conn.execute(
                 sa.select(NOTIFICATIONS)
@@ -98,7 +99,7 @@ async def my_notifications(
 async def my_notification_preferences(
     user: CurrentUser, engine: EngineDep
 ) -> NotificationPreferences:
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         row = (
             await conn.execute(
                 sa.select(USERS.c.email_notifications, USERS.c.sms_notifications).where(

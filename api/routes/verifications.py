@@ -18,6 +18,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from api.deps import CurrentUser, EngineDep, SettingsDep, TemporalDep, WorkerUser, actor
 from api.errors import workflow_errors
 from api.throttling import VERIFICATION_LIMIT
+from core.db import autocommit
 from core.settings import Settings
 from core.verification_codes import code_digest
 from models.tables import VERIFICATIONS
@@ -98,7 +99,7 @@ async def my_verifications(
     user: CurrentUser, engine: EngineDep, settings: SettingsDep
 ) -> VerificationsPublic:
     """Every step's status, its deadline and what to do next, in plain words."""
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         stored = (
             await conn.execute(
                 sa.select(VERIFICATIONS.c.state).where(VERIFICATIONS.c.user_id == user.id)

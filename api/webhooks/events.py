@@ -21,6 +21,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import TempworkError
+from core.db import autocommit
 from models.tables import WEBHOOK_EVENTS
 from models.text import storable
 
@@ -127,7 +128,7 @@ async def owner(engine: AsyncEngine, column: sa.Column[Any], value: str) -> str 
     """The user id on the row whose ``column`` holds a provider's object id (an account, an
     identity session, a candidate): how a webhook finds whose workflow to tell."""
     user_id = column.table.c.user_id
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         found = (await conn.execute(sa.select(user_id).where(column == value))).scalar()
     return str(found) if found else None
 

@@ -17,6 +17,7 @@ from temporalio.client import Client
 from api.deps import EngineDep, SettingsDep, TemporalDep
 from api.errors import TempworkError
 from api.webhooks.events import bad_signature, counted, first_time, mark_processed, owner, signal
+from core.db import autocommit
 from models.contracts import ChargebackClosed, ChargebackOpened, EscrowPaymentSucceeded
 from models.payouts import AccountUpdated
 from models.tables import LEDGER_TRANSACTIONS, PAYOUT_ACCOUNTS, VERIFICATIONS
@@ -117,7 +118,7 @@ async def _contract_for_intent(
     webhook beat the ledger write) from the PaymentIntent's metadata at Stripe."""
     if not payment_intent_id:
         return None
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         found = (
             await conn.execute(
                 sa.select(LEDGER_TRANSACTIONS.c.contract_id).where(
