@@ -1,49 +1,85 @@
-"""``make bench``: figures, not assertions. Starts the real stack (the processes `make dev`
-runs, on free ports, throwaway data) and measures, over HTTP:
+"""``make bench``: figures beside their floors, never assertions.
 
-* posting a job (workflow start + first projection) and searching jobs,
-* commands on a contract (update round trip incl. projection),
-* whole contract lifecycles (hire → accept → fund → submit → approve → paid) in parallel.
+Starts the real stack (the processes ``make dev`` runs: PostgreSQL, Temporal, sandboxes, worker,
+API — on free ports, throwaway data) and measures over HTTP what users do, each beside a
+*floor*: the same work done by bare Temporal or a bare ASGI app with none of the product
+(bench/floors.py), measured in the same run. Project and floor runs alternate (A, B, A, B) so
+noise on this shared machine hits both. Then the scale-out figures (1 → 2 worker processes,
+1 → 2 API processes) and the open-workflows measurement (bench/open_workflows.py).
 
-Bounded: a fixed number of operations with a fixed concurrency; prints percentiles.
+Prints a table and writes ``bench/results.json``: per figure ``{"project", "floor", "ratio",
+"unit", "target"}`` plus ``machine`` and ``date``. Bounded in count and time.
+
+    make bench                     # the whole thing (about 12 minutes on 2 cores)
+    python -m bench --quick        # small counts, no open-workflows section
+    python -m bench --profile DIR  # also py-spy the API and the worker (flame graphs in DIR)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
+import contextlib
+import itertools
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from functools import partial
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench import procstat
+from bench.bare_app import bare_app_process
+from bench.floors import (
+    bare_worker,
+    lifecycle_floor,
+    post_job_floor,
+    read_floor,
+    update_floor,
+)
+from bench.load import Run, load
+from devstack.processes import free_port
 from devstack.stack import Ports, Stack, new_secrets
 from devstack.verify import verify
 
-
-def percentiles(samples: list[float]) -> str:
-    ordered = sorted(samples)
-
-    def at(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000
-
-    return (
-        f"n={len(samples):4d}  p50={at(0.50):7.1f} ms  p95={at(0.95):7.1f} ms  "
-        f"max={ordered[-1] * 1000:7.1f} ms  mean={statistics.fmean(samples) * 1000:7.1f} ms"
-    )
+RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
-async def timed(fn: Callable[[], Awaitable[Any]], samples: list[float]) -> Any:
-    started = time.perf_counter()
-    result = await fn()
-    samples.append(time.perf_counter() - started)
-    return result
+@dataclass(frozen=True)
+class Counts:
+    rounds: int = 2  # A, B, A, B
+    jobs: int = 120  # POST /v1/jobs per round (also the jobs the lifecycles hire on)
+    lifecycles: int = 40  # per round
+    serial_reads: int = 400
+    concurrent_reads: int = 1500
+    updates: int = 300  # raw update round trips per round (the command floor)
+    scale_lifecycles: int = 40
+    open_workflows: int = 20_000
+
+
+QUICK = Counts(
+    rounds=2,
+    jobs=30,
+    lifecycles=10,
+    serial_reads=100,
+    concurrent_reads=300,
+    updates=60,
+    scale_lifecycles=10,
+    open_workflows=0,
+)
+
+
+# --- people and the project's operations --------------------------------------------------
 
 
 async def person(http: httpx.AsyncClient, role: str) -> dict[str, str]:
@@ -56,149 +92,509 @@ async def person(http: httpx.AsyncClient, role: str) -> dict[str, str]:
     token = (
         await http.post("/v1/auth/token", data={"username": email, "password": password})
     ).json()
-    return {"Authorization": f"Bearer {token['access_token']}", "id": r.json()["id"]}
+    return {"Authorization": f"Bearer {token['access_token']}"}
 
 
-def auth(p: dict[str, str]) -> dict[str, str]:
-    return {"Authorization": p["Authorization"]}
+@dataclass
+class Marketplace:
+    """One client hiring one verified worker with a payout account, over HTTP."""
 
+    http: httpx.AsyncClient
+    client: dict[str, str]
+    worker: dict[str, str]
+    open_jobs: list[str] = field(default_factory=list)
+    command_samples: dict[str, list[float]] = field(default_factory=dict)
+    polls: int = 0
+    lifecycles: int = 0
 
-async def run(jobs: int, lifecycles: int, concurrency: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="tempwork-bench-") as tmp:
-        stack = Stack(Path(tmp), Ports.free(), new_secrets(), durable=False)
+    @classmethod
+    async def open(cls, http: httpx.AsyncClient, sandbox: httpx.AsyncClient) -> Marketplace:
+        client, worker = await person(http, "client"), await person(http, "worker")
+        # Verified through the sandboxes like anyone (not timed: once per worker).
+        await verify(http, sandbox, worker)
+        r = await http.post("/v1/payout-account", headers=worker)
+        await http.get(r.json()["onboarding_url"], params={"complete": "1"})
+        return cls(http, client, worker)
+
+    async def post_job(self, i: int) -> None:
+        body = {
+            "title": f"Bench job {i} react landing page",
+            "description": "benchmark",
+            "skills": ["react"],
+            "budget_cents": 10_000 + i,
+        }
+        r = await self.http.post("/v1/jobs", json=body, headers=self.client)
+        r.raise_for_status()
+        self.open_jobs.append(r.json()["id"])
+
+    async def command(self, name: str, path: str, who: dict[str, str], body: Any = None) -> Any:
         started = time.perf_counter()
-        stack.start()
-        print(
-            f"stack started in {time.perf_counter() - started:.1f} s (postgres, temporal, sandbox, worker, api)"
+        r = await self.http.post(path, json=body, headers=who)
+        self.command_samples.setdefault(name, []).append(time.perf_counter() - started)
+        r.raise_for_status()
+        return r.json()
+
+    async def lifecycle(self, _: int) -> str:
+        """Job → application → hire → accept → fund → submit → approve → paid."""
+        job_id = self.open_jobs.pop()
+        self.lifecycles += 1
+        application = (
+            await self.http.post(
+                f"/v1/jobs/{job_id}/applications",
+                json={"cover_letter": "hi"},
+                headers=self.worker,
+            )
+        ).json()
+        milestones = {"milestones": [{"title": "All", "amount_cents": 10_000}]}
+        contract = await self.command(
+            "hire",
+            f"/v1/jobs/{job_id}/applications/{application['id']}/hire",
+            self.client,
+            milestones,
         )
-        try:
-            async with (
-                httpx.AsyncClient(base_url=stack.api_url, timeout=60) as http,
-                httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as sandbox,
+        c = f"/v1/contracts/{contract['id']}"
+        await self.command("accept", f"{c}/accept", self.worker)
+        await self.command(
+            "fund", f"{c}/milestones/1/fund", self.client, {"payment_method": "pm_card_visa"}
+        )
+        await self.command("submit", f"{c}/milestones/1/submit", self.worker)
+        await self.command("approve", f"{c}/milestones/1/approve", self.client)
+        # Paid = the transfer to the worker went through (after approve answers). Polled
+        # every 100 ms like an app would (each poll is a real GET, counted); the bare floor
+        # long-polls the workflow's result instead.
+        while True:
+            self.polls += 1
+            read = await self.http.get(c, headers=self.client)
+            if read.json()["milestones"][0]["status"] == "released":
+                break
+            await asyncio.sleep(0.1)
+        return str(contract["id"])
+
+    def all_commands(self) -> list[float]:
+        return list(itertools.chain.from_iterable(self.command_samples.values()))
+
+
+# --- pairing figures with floors --------------------------------------------------------
+
+
+@dataclass
+class Pair:
+    """One figure: the project's runs and the floor's, alternated."""
+
+    project: list[Run] = field(default_factory=list)
+    floor: list[Run] = field(default_factory=list)
+
+
+def pooled(runs: list[Run]) -> Run:
+    return Run(
+        samples=list(itertools.chain.from_iterable(r.samples for r in runs)),
+        wall=sum(r.wall for r in runs),
+    )
+
+
+async def alternate(
+    rounds: int, project: Callable[[], Awaitable[Run]], floor: Callable[[], Awaitable[Run]]
+) -> Pair:
+    pair = Pair()
+    for _ in range(rounds):
+        pair.project.append(await project())
+        pair.floor.append(await floor())
+    return pair
+
+
+def figure(project: float, floor: float, unit: str, target: str) -> dict[str, Any]:
+    return {
+        "project": round(project, 2),
+        "floor": round(floor, 2),
+        "ratio": round(project / floor, 2) if floor else None,
+        "unit": unit,
+        "target": target,
+    }
+
+
+# --- the CPU each process spends --------------------------------------------------------
+
+
+@contextlib.contextmanager
+def cpu_per_operation(pids: dict[str, int], into: dict[str, float]) -> Iterator[None]:
+    """CPU milliseconds per process tree over the block (divided by ops by the caller).
+    The bench process itself (the load generator) is counted too: on 2 cores it competes."""
+    before = {name: procstat.cpu_seconds(pid) for name, pid in pids.items()}
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    yield
+    for name, pid in pids.items():
+        into[name] = (procstat.cpu_seconds(pid) - before[name]) * 1000
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    into["bench (load generator)"] = (
+        (after.ru_utime - own.ru_utime) + (after.ru_stime - own.ru_stime)
+    ) * 1000
+
+
+def stack_pids(stack: Stack) -> dict[str, int]:
+    pids = {name: p.pid for name, p in stack.processes.items() if p.pid}
+    if stack.postgres and stack.postgres.process and stack.postgres.process.pid:
+        pids["postgres"] = stack.postgres.process.pid
+    return pids
+
+
+@contextlib.contextmanager
+def profiled(directory: Path | None, label: str, pids: dict[str, int]) -> Iterator[None]:
+    """py-spy flame graphs of the API and the worker while the block runs (``--profile``)."""
+    if directory is None:
+        yield
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    spies = [
+        subprocess.Popen(  # noqa: S603 (our own argv)
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--subprocesses",
+                "--idle",
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--output",
+                str(directory / f"{label}-{name}.txt"),
+                "--pid",
+                str(pids[name]),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name in ("api", "worker")
+        if name in pids
+    ]
+    try:
+        yield
+    finally:
+        for spy in spies:
+            spy.send_signal(2)  # SIGINT: py-spy writes its file and exits
+        for spy in spies:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                spy.wait(timeout=30)
+
+
+# --- the run ----------------------------------------------------------------------------
+
+
+async def measure(stack: Stack, counts: Counts, profile: Path | None) -> dict[str, Any]:
+    logs = stack.data_dir / "logs"
+    results: dict[str, Any] = {}
+    cpu: dict[str, list[dict[str, float]]] = {}
+    async with (
+        httpx.AsyncClient(base_url=stack.api_url, timeout=90) as http,
+        httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as sandbox,
+        bare_worker(stack.temporal_address, stack.database_url, logs) as bare_queue,
+    ):
+        market = await Marketplace.open(http, sandbox)
+        pids = stack_pids(stack)
+
+        # 1. Posting a job: workflow start + its projection, answered when readable.
+        jobs = await alternate(
+            counts.rounds,
+            lambda: load(market.post_job, counts.jobs, 10),
+            lambda: post_job_floor(stack.temporal_address, counts.jobs, 10, task_queue=bare_queue),
+        )
+        results["post_job_per_s"] = figure(
+            pooled(jobs.project).per_s,
+            pooled(jobs.floor).per_s,
+            "jobs/s at concurrency 10",
+            "≥ 0.5",
+        )
+
+        # 2. Whole lifecycles, and the commands inside them, beside a bare workflow of the
+        # same shape and the raw update round trip at the same concurrency.
+        life = Pair()
+        updates: list[Run] = []
+        floor_pids = {"temporal": pids["temporal"]}
+        if (bare := procstat.child_running("bench.bare_worker")) is not None:
+            floor_pids["bare worker"] = bare
+        for round_ in range(counts.rounds):
+            usage: dict[str, float] = {}
+            with (
+                cpu_per_operation(pids, usage),
+                profiled(profile if round_ == 0 else None, "lifecycle", pids),
             ):
-                await measure(http, sandbox, jobs, lifecycles, concurrency)
+                life.project.append(await load(market.lifecycle, counts.lifecycles, 10))
+            cpu.setdefault("project", []).append(usage)
+            usage = {}
+            life.floor.append(
+                await lifecycle_floor(
+                    stack.temporal_address,
+                    counts.lifecycles,
+                    10,
+                    task_queue=bare_queue,
+                    timed=cpu_per_operation(floor_pids, usage),
+                )
+            )
+            cpu.setdefault("floor", []).append(usage)
+            updates.append(
+                await update_floor(
+                    stack.temporal_address, counts.updates, 10, task_queue=bare_queue
+                )
+            )
+        results["lifecycle_per_s"] = figure(
+            pooled(life.project).per_s,
+            pooled(life.floor).per_s,
+            "contract lifecycles/s at concurrency 10",
+            "≥ 0.5",
+        )
+        commands = Run(samples=market.all_commands(), wall=0.0)
+        results["command_p95_ms_c10"] = figure(
+            commands.p95_ms,
+            pooled(updates).p95_ms,
+            "ms, p95 of contract commands at concurrency 10 (floor: raw update round trip)",
+            "≤ 2.0",
+        )
+
+        # 3. Reading a contract: serial throughput and p95 at 50 concurrent.
+        contract_id = await market.lifecycle(0)
+        port = free_port()
+        bare_app = bare_app_process(stack.database_url, port, logs)
+        try:
+            floor_url = f"http://127.0.0.1:{port}"
+
+            async def read(_: int) -> None:
+                (
+                    await http.get(f"/v1/contracts/{contract_id}", headers=market.client)
+                ).raise_for_status()
+
+            with profiled(profile, "read", pids):
+                serial = await alternate(
+                    counts.rounds,
+                    lambda: load(read, counts.serial_reads, 1),
+                    lambda: read_floor(floor_url, contract_id, counts.serial_reads, 1),
+                )
+                concurrent = await alternate(
+                    counts.rounds,
+                    lambda: load(read, counts.concurrent_reads, 50),
+                    lambda: read_floor(floor_url, contract_id, counts.concurrent_reads, 50),
+                )
+        finally:
+            bare_app.stop()
+        results["read_req_per_s"] = figure(
+            pooled(serial.project).per_s,
+            pooled(serial.floor).per_s,
+            "GET /v1/contracts/{id} req/s, serial",
+            "≥ 0.7",
+        )
+        results["read_p95_ms_c50"] = figure(
+            pooled(concurrent.project).p95_ms,
+            pooled(concurrent.floor).p95_ms,
+            "ms, p95 of GET /v1/contracts/{id} at 50 concurrent",
+            "≤ 1.5",
+        )
+        results["read_req_per_s_c50"] = figure(
+            pooled(concurrent.project).per_s,
+            pooled(concurrent.floor).per_s,
+            "GET /v1/contracts/{id} req/s at 50 concurrent",
+            "≥ 0.7",
+        )
+
+        # The driver before issue 9 (asyncpg) beside psycopg, same API code, same reads.
+        results["driver"] = await driver_before_after(
+            stack, read, contract_id, market, counts, logs
+        )
+
+        # 4. Scale out on this machine: a second worker process, a second API process.
+        results["scale_out"] = await scale_out(stack, market, counts, contract_id, read, logs)
+
+        results["commands_ms"] = {
+            name: {"p50": Run(s, 0).p50_ms, "p95": Run(s, 0).p95_ms, "n": len(s)}
+            for name, s in market.command_samples.items()
+        }
+        results["cpu_ms_per_lifecycle"] = {
+            side: {
+                name: round(sum(u[name] for u in usages) / (counts.lifecycles * len(usages)), 1)
+                for name in usages[0]
+            }
+            for side, usages in cpu.items()
+        }
+        results["polls_per_lifecycle"] = round(market.polls / market.lifecycles, 1)
+    return results
+
+
+async def scale_out(
+    stack: Stack,
+    market: Marketplace,
+    counts: Counts,
+    contract_id: str,
+    read: Callable[[int], Awaitable[None]],
+    logs: Path,
+) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    await load(market.post_job, counts.scale_lifecycles, 10)
+    one = await load(market.lifecycle, counts.scale_lifecycles, 10)
+    second = stack.worker_process(logs, name="worker-2").start()
+    try:
+        await load(market.post_job, counts.scale_lifecycles, 10)
+        two = await load(market.lifecycle, counts.scale_lifecycles, 10)
+    finally:
+        second.stop()
+    figures["lifecycle_per_s_1_to_2_workers"] = {"1": round(one.per_s, 2), "2": round(two.per_s, 2)}
+
+    one_api = await load(read, counts.concurrent_reads, 50)
+    port = free_port()
+    api2 = stack.api_process(logs, port, name="api-2").start(timeout=60)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=90) as other:
+            # The client alternates between the two processes, as a load balancer would.
+            targets = itertools.cycle((market.http, other))
+
+            async def read_either(_: int) -> None:
+                http = next(targets)
+                (
+                    await http.get(f"/v1/contracts/{contract_id}", headers=market.client)
+                ).raise_for_status()
+
+            two_api = await load(read_either, counts.concurrent_reads, 50)
+    finally:
+        api2.stop()
+    figures["read_req_per_s_c50_1_to_2_apis"] = {
+        "1": round(one_api.per_s, 1),
+        "2": round(two_api.per_s, 1),
+    }
+    return figures
+
+
+async def driver_before_after(
+    stack: Stack,
+    read: Callable[[int], Awaitable[None]],
+    contract_id: str,
+    market: Marketplace,
+    counts: Counts,
+    logs: Path,
+) -> dict[str, Any]:
+    port = free_port()
+    asyncpg_url = stack.database_url.replace("+psycopg", "+asyncpg")
+    before = stack.api_process(
+        logs, port, name="api-asyncpg", env={"TEMPWORK_DATABASE_URL": asyncpg_url}
+    ).start(timeout=60)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=90) as http:
+
+            async def read_before(_: int) -> None:
+                (
+                    await http.get(f"/v1/contracts/{contract_id}", headers=market.client)
+                ).raise_for_status()
+
+            serial = await alternate(
+                counts.rounds,
+                lambda: load(read_before, counts.serial_reads, 1),
+                lambda: load(read, counts.serial_reads, 1),
+            )
+            concurrent = await alternate(
+                counts.rounds,
+                lambda: load(read_before, counts.concurrent_reads, 50),
+                lambda: load(read, counts.concurrent_reads, 50),
+            )
+    finally:
+        before.stop()
+    return {
+        "read_req_per_s_serial": {
+            "asyncpg": round(pooled(serial.project).per_s, 1),
+            "psycopg": round(pooled(serial.floor).per_s, 1),
+        },
+        "read_p95_ms_c50": {
+            "asyncpg": round(pooled(concurrent.project).p95_ms, 1),
+            "psycopg": round(pooled(concurrent.floor).p95_ms, 1),
+        },
+    }
+
+
+def machine() -> dict[str, Any]:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory_kib = int(Path("/proc/meminfo").read_text().split()[1])
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model,
+        "memory_gib": round(memory_kib / 2**20, 1),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+    }
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = [
+        ("lifecycle_per_s", "contract lifecycles/s, c10"),
+        ("post_job_per_s", "POST /v1/jobs per s, c10"),
+        ("read_req_per_s", "GET contract req/s, serial"),
+        ("read_req_per_s_c50", "GET contract req/s, c50"),
+        ("read_p95_ms_c50", "GET contract p95 ms, c50"),
+        ("command_p95_ms_c10", "command p95 ms, c10"),
+    ]
+    lines = [
+        f"| {'figure':<30} | {'Tempwork':>9} | {'floor':>9} | {'ratio':>6} | target |",
+        f"|{'-' * 32}|{'-' * 11}|{'-' * 11}|{'-' * 8}|--------|",
+    ]
+    for key, label in rows:
+        if key in results:
+            f = results[key]
+            lines.append(
+                f"| {label:<30} | {f['project']:>9} | {f['floor']:>9} | {f['ratio']:>6} | {f['target']:<6} |"
+            )
+    return "\n".join(lines)
+
+
+@contextlib.asynccontextmanager
+async def started_stack(env: dict[str, str] | None = None) -> AsyncIterator[Stack]:
+    """The stack on free ports with throwaway data; ``env`` changes settings for its API and
+    worker (bench.sweep tries worker and pool sizes this way)."""
+    with tempfile.TemporaryDirectory(prefix="tempwork-bench-") as tmp:
+        stack = Stack(Path(tmp), Ports.free(), new_secrets(), durable=False, extra_env=env or {})
+        began = time.perf_counter()
+        stack.start()
+        print(f"stack started in {time.perf_counter() - began:.1f} s", flush=True)
+        try:
+            yield stack
         finally:
             stack.stop()
 
 
-async def measure(
-    http: httpx.AsyncClient,
-    sandbox: httpx.AsyncClient,
-    jobs: int,
-    lifecycles: int,
-    concurrency: int,
-) -> None:
-    gate = asyncio.Semaphore(concurrency)
-    client, worker = await person(http, "client"), await person(http, "worker")
-    # The worker verifies through the sandboxes like anyone else (not timed: once per worker).
-    await verify(http, sandbox, auth(worker))
-    link = (await http.post("/v1/payout-account", headers=auth(worker))).json()["onboarding_url"]
-    await http.get(link, params={"complete": "1"})
+async def run(counts: Counts, profile: Path | None, out: Path) -> None:
+    began = time.perf_counter()
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+    }
+    async with started_stack() as stack:
+        results.update(await measure(stack, counts, profile))
+    print(table(results), flush=True)
+    print(json.dumps({k: results[k] for k in ("driver", "scale_out", "commands_ms")}, indent=1))
+    print("CPU ms per lifecycle:", json.dumps(results["cpu_ms_per_lifecycle"], indent=1))
+    if counts.open_workflows:
+        from bench.open_workflows import open_workflows
 
-    post_samples: list[float] = []
-    job_ids: list[str] = []
-
-    async def post_one(i: int) -> None:
-        async with gate:
-            body = {
-                "title": f"Bench job {i} react landing page",
-                "description": "benchmark",
-                "skills": ["react"],
-                "budget_cents": 10_000 + i,
-            }
-            r = await timed(
-                lambda: http.post("/v1/jobs", json=body, headers=auth(client)), post_samples
-            )
-            r.raise_for_status()
-            job_ids.append(r.json()["id"])
-
-    wall = time.perf_counter()
-    await asyncio.gather(*(post_one(i) for i in range(jobs)))
-    elapsed = time.perf_counter() - wall
-    print(
-        f"POST /v1/jobs         {percentiles(post_samples)}  ({jobs / elapsed:.1f}/s at concurrency {concurrency})"
-    )
-
-    search_samples: list[float] = []
-
-    async def search_one(i: int) -> None:
-        async with gate:
-            params: dict[str, str | int] = {
-                "q": "react landing",
-                "skills": "react",
-                "min_budget": 10_000 + i % 50,
-                "limit": 20,
-            }
-            (
-                await timed(lambda: http.get("/v1/jobs", params=params), search_samples)
-            ).raise_for_status()
-
-    await asyncio.gather(*(search_one(i) for i in range(jobs)))
-    print(f"GET /v1/jobs?q=…      {percentiles(search_samples)}")
-
-    command_samples: list[float] = []
-    lifecycle_samples: list[float] = []
-
-    async def lifecycle(job_id: str) -> None:
-        async with gate:
-            begin = time.perf_counter()
-            app = (
-                await http.post(
-                    f"/v1/jobs/{job_id}/applications",
-                    json={"cover_letter": "hi"},
-                    headers=auth(worker),
-                )
-            ).json()
-            milestones = {"milestones": [{"title": "All", "amount_cents": 10_000}]}
-            hired = await timed(
-                lambda: http.post(
-                    f"/v1/jobs/{job_id}/applications/{app['id']}/hire",
-                    json=milestones,
-                    headers=auth(client),
-                ),
-                command_samples,
-            )
-            cid = hired.json()["id"]
-            steps = [
-                (worker, f"/v1/contracts/{cid}/accept", None),
-                (
-                    client,
-                    f"/v1/contracts/{cid}/milestones/1/fund",
-                    {"payment_method": "pm_card_visa"},
-                ),
-                (worker, f"/v1/contracts/{cid}/milestones/1/submit", None),
-                (client, f"/v1/contracts/{cid}/milestones/1/approve", None),
-            ]
-            for who, path, body in steps:
-                r = await timed(
-                    partial(http.post, path, json=body, headers=auth(who)),
-                    command_samples,
-                )
-                r.raise_for_status()
-            while (await http.get(f"/v1/contracts/{cid}", headers=auth(client))).json()[  # noqa: ASYNC110
-                "milestones"
-            ][0]["status"] != "released":
-                await asyncio.sleep(0.02)
-            lifecycle_samples.append(time.perf_counter() - begin)
-
-    wall = time.perf_counter()
-    await asyncio.gather(*(lifecycle(j) for j in job_ids[:lifecycles]))
-    elapsed = time.perf_counter() - wall
-    print(
-        f"contract commands     {percentiles(command_samples)}  (hire/accept/fund/submit/approve)"
-    )
-    print(
-        f"job→paid lifecycle    {percentiles(lifecycle_samples)}  ({lifecycles / elapsed:.2f} contracts/s)"
-    )
+        results["open_workflows"] = await open_workflows(counts.open_workflows)
+    results["wall_seconds"] = round(time.perf_counter() - began, 1)
+    await asyncio.to_thread(out.write_text, json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out} ({results['wall_seconds']} s)")
 
 
 def main() -> None:
-    args = argparse.ArgumentParser(description=__doc__)
-    args.add_argument("--jobs", type=int, default=200)
-    args.add_argument("--lifecycles", type=int, default=50)
-    args.add_argument("--concurrency", type=int, default=10)
+    args = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    args.add_argument("--quick", action="store_true", help="small counts, no open workflows")
+    args.add_argument("--profile", type=Path, help="write py-spy profiles of API and worker here")
+    args.add_argument("--out", type=Path, default=RESULTS, help="where results.json goes")
+    args.add_argument(
+        "--open-workflows", type=int, help="open JobPosting workflows to hold (0: skip)"
+    )
     a = args.parse_args()
-    asyncio.run(run(a.jobs, min(a.lifecycles, a.jobs), a.concurrency))
+    counts = QUICK if a.quick else Counts()
+    if a.open_workflows is not None:
+        counts = Counts(**{**vars(counts), "open_workflows": a.open_workflows})
+    asyncio.run(run(counts, a.profile, a.out))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 
 import httpx
@@ -130,7 +130,12 @@ async def post_job_floor(
 
 
 async def lifecycle_floor(
-    temporal_address: str, count: int, concurrency: int, *, task_queue: str
+    temporal_address: str,
+    count: int,
+    concurrency: int,
+    *,
+    task_queue: str,
+    timed: AbstractContextManager[object] | None = None,
 ) -> Run:
     """Each op: one whole BareLifecycle, driven like a client drives a contract: apply and
     hire on its posting (hire starts the contract as a child), then accept, fund, submit and
@@ -155,7 +160,9 @@ async def lifecycle_floor(
             await contract.execute_update(step)
         await contract.result()
 
-    return await load(lifecycle, count, concurrency)
+    # ``timed`` wraps the timed part only (make bench counts CPU per lifecycle inside it).
+    with timed or nullcontext():
+        return await load(lifecycle, count, concurrency)
 
 
 async def update_floor(
