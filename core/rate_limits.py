@@ -23,6 +23,8 @@ from pydantic import GetCoreSchemaHandler
 from pydantic_core import CoreSchema, core_schema
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from core.db import autocommit
+
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -101,7 +103,7 @@ class RateLimits:
     async def wait(self, key: str, limit: Limit) -> int | None:
         """Like ``take`` without spending: would one more request of ``key`` be refused?"""
         params = {"key": key, "cost": limit.cost, "period": limit.period}
-        async with self._engine.connect() as conn:
+        async with autocommit(self._engine) as conn:
             return await self._wait(conn, params)
 
     async def forget_expired(self) -> int:
