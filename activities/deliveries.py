@@ -62,6 +62,11 @@ def _row(dedupe_key: str, channel: str) -> sa.ColumnElement[bool]:
     return (DELIVERIES.c.dedupe_key == dedupe_key) & (DELIVERIES.c.channel == channel)
 
 
+# Built once; values go as parameters (SQLAlchemy then keys its compiled cache on the
+# statement object instead of walking the values on every delivery).
+_CLAIM = insert(DELIVERIES).on_conflict_do_nothing().returning(DELIVERIES.c.attempts)
+
+
 class DeliveryLog:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -88,19 +93,17 @@ class DeliveryLog:
         async with self._engine.begin() as conn:
             inserted = (
                 await conn.execute(
-                    insert(DELIVERIES)
-                    .values(
-                        dedupe_key=dedupe_key,
-                        channel=channel,
-                        user_id=user_id,
-                        kind=kind,
-                        destination=destination,
-                        status="sending",
-                        attempts=1,
-                        provider_message_id=_CALLING,  # the caller calls the provider next
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(DELIVERIES.c.attempts)
+                    _CLAIM,
+                    {
+                        "dedupe_key": dedupe_key,
+                        "channel": channel,
+                        "user_id": user_id,
+                        "kind": kind,
+                        "destination": destination,
+                        "status": "sending",
+                        "attempts": 1,
+                        "provider_message_id": _CALLING,  # the caller calls the provider next
+                    },
                 )
             ).first()
             if inserted is not None:

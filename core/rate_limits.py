@@ -95,7 +95,9 @@ class RateLimits:
         self._takes += 1
         if self._takes % self.FORGET_EVERY == 0:
             await self.forget_expired()
-        async with self._engine.begin() as conn:
+        # One atomic statement spends or refuses; the wait that follows a refusal is only
+        # advice, so neither needs a transaction around it.
+        async with autocommit(self._engine) as conn:
             if (await conn.execute(_TAKE, params)).first() is not None:
                 return None
             return await self._wait(conn, params)
@@ -107,7 +109,7 @@ class RateLimits:
             return await self._wait(conn, params)
 
     async def forget_expired(self) -> int:
-        async with self._engine.begin() as conn:
+        async with autocommit(self._engine) as conn:
             return (await conn.execute(_FORGET)).rowcount
 
     @staticmethod
