@@ -22,24 +22,22 @@ from bench.load import Run, load
 
 # Each entry: a label and the TEMPWORK_* settings it changes from the defaults.
 SETTINGS: list[tuple[str, dict[str, str]]] = [
-    ("defaults", {}),
-    ("workflow tasks 4", {"TEMPWORK_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS": "4"}),
-    ("workflow tasks 20", {"TEMPWORK_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS": "20"}),
+    ("defaults (SDK: 100 workflow tasks, 100 + 100 activities)", {}),
     (
-        "activities 20, local 20",
+        "deploy/k8s worker",
         {
-            "TEMPWORK_WORKER_MAX_CONCURRENT_ACTIVITIES": "20",
+            "TEMPWORK_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS": "20",
             "TEMPWORK_WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES": "20",
         },
     ),
+    ("workflow tasks 4", {"TEMPWORK_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS": "4"}),
     (
-        "pool 4 + overflow 4",
+        "pool 2 + overflow 0",
         {
-            "TEMPWORK_DATABASE_POOL_SIZE": "4",
-            "TEMPWORK_DATABASE_MAX_OVERFLOW": "4",
+            "TEMPWORK_DATABASE_POOL_SIZE": "2",
+            "TEMPWORK_DATABASE_MAX_OVERFLOW": "0",
         },
     ),
-    ("sticky cache 100", {"TEMPWORK_WORKER_MAX_CACHED_WORKFLOWS": "100"}),
     ("asyncio loop (no uvloop)", {"TEMPWORK_WORKER_UVLOOP": "false"}),
 ]
 

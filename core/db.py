@@ -22,6 +22,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # database-unavailable with Retry-After; a local activity retries), and SQLAlchemy
         # then replaces every pooled connection older than the failure.
         pool_pre_ping=settings.database_pool_pre_ping,
+        connect_args={} if settings.database_prepared_statements else {"prepare_threshold": None},
     )
 
 

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     # Ping each connection as it leaves the pool (one more round trip per checkout); see
     # core/db.py for what happens without it after a PostgreSQL restart.
     database_pool_pre_ping: bool = False
+    # psycopg prepares a statement on the server after its 5th run (fewer bytes to parse).
+    # Turn off behind PgBouncer in transaction mode: a prepared statement belongs to one
+    # server connection (deploy/SCALING.md).
+    database_prepared_statements: bool = True
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "tempwork"
