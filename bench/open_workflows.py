@@ -316,8 +316,9 @@ async def run_blocks(
         shared = iter(chunk)  # the lanes take the next item from one iterator
         await asyncio.gather(*(lane(shared) for _ in range(concurrency)))
         took = time.perf_counter() - began
-        for who, sec in cpu().items():
-            phase.cpu[who] = phase.cpu.get(who, 0.0) + sec - cpu_before[who]
+        spent = {who: sec - cpu_before[who] for who, sec in cpu().items()}
+        for who, sec in spent.items():
+            phase.cpu[who] = phase.cpu.get(who, 0.0) + sec
         phase.seconds += took
         phase.blocks.append(
             {
@@ -325,11 +326,15 @@ async def run_blocks(
                 "ops": len(chunk),
                 "seconds": round(took, 2),
                 "per_s": round(len(chunk) / took, 1),
+                # CPU ms per operation of the worker and the server in this block.
+                "worker_cpu_ms": round(spent["worker"] * 1000 / len(chunk), 1),
+                "server_cpu_ms": round(spent["server"] * 1000 / len(chunk), 1),
             }
         )
         progress(
             f"  {phase.name}: {first + len(chunk):6d}/{len(items)}  "
-            f"{len(chunk) / took:6.1f}/s  (failed so far {phase.failed})"
+            f"{len(chunk) / took:6.1f}/s  CPU ms/op worker {spent['worker'] * 1000 / len(chunk):.1f}"
+            f" server {spent['server'] * 1000 / len(chunk):.1f}  (failed so far {phase.failed})"
         )
         await after_block(first + len(chunk))
 
@@ -355,82 +360,146 @@ async def projection_counts(engine: AsyncEngine, client_id: uuid.UUID) -> dict[s
     return {f"{status}" + (f"/{reason}" if reason else ""): n for status, reason, n in rows}
 
 
-async def scan_histories(
-    client: Client, workflow_ids: Sequence[str], concurrency: int
-) -> dict[str, object]:
-    """Reads each workflow's whole history; counts workflow task timeouts (by kind) and
-    failures, and how long the histories are. Also times each workflow task: how long it
-    waited in its task queue for the worker (scheduled → started) and how long the worker
-    took (started → completed), for the first task (the publish) and for later ones."""
-    problems: Counter[str] = Counter()
-    waits: dict[str, list[float]] = {"first": [], "later": []}
-    works: dict[str, list[float]] = {"first": [], "later": []}
-    example: list[str] = []
-    lengths: Counter[int] = Counter()
-    affected: list[dict[str, object]] = []
-    todo = iter(workflow_ids)
+@dataclass
+class HistoryScan:
+    """Reads whole workflow histories: counts workflow task timeouts (by kind) and failures,
+    and how long the histories are. Also times each workflow task: how long it waited in its
+    task queue for the worker (scheduled → started) and how long the worker took (started →
+    completed), for the first task (the publish) and for later ones."""
 
-    async def lane() -> None:
-        for wid in todo:
-            history = await client.get_workflow_handle(wid).fetch_history()
-            lengths[len(history.events)] += 1
-            found: list[str] = []
-            times: dict[int, float] = {}
-            tasks = 0
-            if not example:
-                example.extend(
-                    EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in history.events
+    client: Client
+    concurrency: int
+    t0_epoch: float  # problems are reported in seconds since this moment
+    seconds: float = 0.0
+    problems: Counter[str] = field(default_factory=Counter)
+    lengths: Counter[int] = field(default_factory=Counter)
+    affected: list[dict[str, object]] = field(default_factory=list)
+    example: list[str] = field(default_factory=list)
+    waits: dict[str, list[float]] = field(default_factory=lambda: {"first": [], "later": []})
+    works: dict[str, list[float]] = field(default_factory=lambda: {"first": [], "later": []})
+
+    async def read(self, workflow_ids: Sequence[str]) -> None:
+        todo = iter(workflow_ids)
+
+        async def lane() -> None:
+            for wid in todo:
+                self._check(
+                    wid, (await self.client.get_workflow_handle(wid).fetch_history()).events
                 )
-            for event in history.events:
-                times[event.event_id] = event.event_time.ToMicroseconds() / 1000
-                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
-                    which = "first" if tasks == 0 else "later"
-                    scheduled = event.workflow_task_started_event_attributes.scheduled_event_id
-                    waits[which].append(times[event.event_id] - times[scheduled])
-                elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-                    which = "first" if tasks == 0 else "later"
-                    started = event.workflow_task_completed_event_attributes.started_event_id
-                    works[which].append(times[event.event_id] - times[started])
-                    tasks += 1
-                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
-                    kind = TimeoutType.Name(
-                        event.workflow_task_timed_out_event_attributes.timeout_type
-                    )
-                    problems[f"WorkflowTaskTimedOut/{kind.removeprefix('TIMEOUT_TYPE_')}"] += 1
-                    found.append(f"event {event.event_id}: timed out ({kind})")
-                elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-                    failed = event.workflow_task_failed_event_attributes
-                    cause = WorkflowTaskFailedCause.Name(failed.cause).removeprefix(
-                        "WORKFLOW_TASK_FAILED_CAUSE_"
-                    )
-                    problems[f"WorkflowTaskFailed/{cause}"] += 1
-                    found.append(
-                        f"event {event.event_id}: failed ({cause}): {failed.failure.message[:400]}"
-                    )
-            if found and len(affected) < 10:
-                affected.append({"workflow_id": wid, "events": found})
 
-    began = time.perf_counter()
-    await asyncio.gather(*(lane() for _ in range(concurrency)))
-    return {
-        "histories_read": sum(lengths.values()),
-        "seconds": round(time.perf_counter() - began, 1),
-        "workflow_task_timeouts": sum(
-            n for k, n in problems.items() if k.startswith("WorkflowTaskTimedOut")
-        ),
-        "workflow_task_failures": sum(
-            n for k, n in problems.items() if k.startswith("WorkflowTaskFailed")
-        ),
-        "problems_by_kind": dict(problems),
-        "affected_examples": affected,
-        "history_lengths": {str(k): v for k, v in sorted(lengths.items())},
-        "example_history": example,
-        "workflow_task_ms": {
-            f"{which}_{what}": _percentiles(samples[which])
-            for what, samples in (("queued", waits), ("worker", works))
-            for which in ("first", "later")
-        },
-    }
+        began = time.perf_counter()
+        await asyncio.gather(*(lane() for _ in range(self.concurrency)))
+        self.seconds += time.perf_counter() - began
+
+    def _check(self, wid: str, events: Sequence[Any]) -> None:
+        self.lengths[len(events)] += 1
+        if not self.example:
+            self.example.extend(
+                EventType.Name(e.event_type).removeprefix("EVENT_TYPE_") for e in events
+            )
+        found: list[str] = []
+        times: dict[int, float] = {}
+        tasks = 0
+        for event in events:
+            times[event.event_id] = at = event.event_time.ToMicroseconds() / 1e6
+            which = "first" if tasks == 0 else "later"
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                scheduled = event.workflow_task_started_event_attributes.scheduled_event_id
+                self.waits[which].append((at - times[scheduled]) * 1000)
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                started = event.workflow_task_completed_event_attributes.started_event_id
+                self.works[which].append((at - times[started]) * 1000)
+                tasks += 1
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                timed_out = event.workflow_task_timed_out_event_attributes
+                kind = TimeoutType.Name(timed_out.timeout_type).removeprefix("TIMEOUT_TYPE_")
+                self.problems[f"WorkflowTaskTimedOut/{kind}"] += 1
+                found.append(
+                    f"event {event.event_id} at {at - self.t0_epoch:.1f} s: {which} task timed "
+                    f"out ({kind}), {at - times[timed_out.scheduled_event_id]:.1f} s after it "
+                    f"was scheduled"
+                )
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+                failed = event.workflow_task_failed_event_attributes
+                cause = WorkflowTaskFailedCause.Name(failed.cause).removeprefix(
+                    "WORKFLOW_TASK_FAILED_CAUSE_"
+                )
+                self.problems[f"WorkflowTaskFailed/{cause}"] += 1
+                found.append(
+                    f"event {event.event_id} at {at - self.t0_epoch:.1f} s: {which} task failed "
+                    f"({cause}): {failed.failure.message[:400]}"
+                )
+        if found and len(self.affected) < 10:
+            self.affected.append({"workflow_id": wid, "events": found})
+
+    def result(self) -> dict[str, object]:
+        problems = self.problems
+        return {
+            "histories_read": sum(self.lengths.values()),
+            "seconds": round(self.seconds, 1),
+            "workflow_task_timeouts": sum(
+                n for k, n in problems.items() if k.startswith("WorkflowTaskTimedOut")
+            ),
+            "workflow_task_failures": sum(
+                n for k, n in problems.items() if k.startswith("WorkflowTaskFailed")
+            ),
+            "problems_by_kind": dict(problems),
+            "affected_examples": self.affected,
+            "history_lengths": {str(k): v for k, v in sorted(self.lengths.items())},
+            "example_history": self.example,
+            "workflow_task_ms": {
+                f"{which}_{what}": _percentiles(samples[which])
+                for what, samples in (("queued", self.waits), ("worker", self.works))
+                for which in ("first", "later")
+            },
+        }
+
+
+async def check_histories(
+    client: Client,
+    workflow_ids: Sequence[str],
+    query: str,
+    *,
+    sample: int | None,
+    concurrency: int,
+    t0_epoch: float,
+    progress: Callable[[str], None],
+) -> dict[str, object]:
+    """Workflow task timeouts and failures in every workflow of ``workflow_ids`` (all closed).
+
+    ``sample=None`` reads every history. Otherwise it reads a random sample, then every
+    history whose length (visibility's HistoryLength) differs from the sample's shortest: a
+    job opened and closed has a fixed set of events besides its workflow tasks, so a history
+    that had a task time out or fail (three or more events for the retried task) is longer
+    than the shortest clean one, and the ones of that length are counted, not read."""
+    scan = HistoryScan(client, concurrency, t0_epoch)
+    if sample is None or sample >= len(workflow_ids):
+        progress(f"reading all {len(workflow_ids)} histories for workflow task problems")
+        await scan.read(workflow_ids)
+        result = scan.result()
+        result["coverage"] = f"all {len(workflow_ids)} histories read"
+        return result
+    chosen = random.sample(list(workflow_ids), sample)
+    progress(f"reading {sample} random histories for workflow task problems")
+    await scan.read(chosen)
+    shortest = min(scan.lengths)
+    read = set(chosen)
+    longer = [
+        w.id
+        async for w in client.list_workflows(f"{query} AND HistoryLength != {shortest}")
+        if w.id not in read
+    ]
+    progress(f"reading the {len(longer)} other histories longer than {shortest} events")
+    await scan.read(longer)
+    same = (await client.count_workflows(f"{query} AND HistoryLength = {shortest}")).count
+    result = scan.result()
+    result["coverage"] = (
+        f"{sample} random histories read, plus all {len(longer)} others not {shortest} events "
+        f"long; {same} of {shortest} events (the shortest clean length) counted by visibility"
+    )
+    # Distinct workflows checked: those read, and those of the shortest length not read.
+    result["covered"] = len(read) + len(longer) + same - scan.lengths[shortest]
+    return result
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -455,7 +524,8 @@ async def open_workflows(
     progress: Callable[[str], None] = print,
 ) -> dict[str, object]:
     """Starts its own stack (throwaway data, free ports), measures, stops it; returns the
-    figures. ``scan``: how many histories to read for workflow task problems (None: all);
+    figures. ``scan``: None reads every history for workflow task problems, N a random N plus
+    every history longer than the shortest (see ``check_histories``);
     ``keep_logs``: a directory to copy the processes' logs to before the data is removed."""
     wall, load_before = time.perf_counter(), os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="tempwork-open-workflows-") as tmp:
@@ -524,7 +594,7 @@ async def _run(
     jobs_query = 'WorkflowType="JobPosting"'
 
     samples: list[Sample] = []
-    t0 = time.perf_counter()
+    t0, t0_epoch = time.perf_counter(), time.time()
 
     def sample(phase: str, open_now: int) -> None:
         s = Sample(phase, open_now, rss_bytes(worker_pid), rss_bytes(server_pid), 0.0)
@@ -624,13 +694,15 @@ async def _run(
     closed_rows = await projection_counts(engine, client_id)
     progress(f"visibility: {completed} Completed, {still_running} Running; {closed_rows}")
 
-    chosen = (
-        list(workflow_ids)
-        if scan is None or scan >= len(workflow_ids)
-        else random.sample(workflow_ids, scan)
+    histories = await check_histories(
+        client,
+        workflow_ids,
+        jobs_query,
+        sample=scan,
+        concurrency=concurrency,
+        t0_epoch=t0_epoch,
+        progress=progress,
     )
-    progress(f"reading {len(chosen)} histories for workflow task timeouts and failures")
-    histories = await scan_histories(client, chosen, concurrency)
 
     # RSS slope beyond the sticky cache: the samples with at least twice as many open as it
     # holds (just past it the worker still grows while evictions begin; measured: flat by twice).
@@ -756,6 +828,7 @@ def table(result: dict[str, Any]) -> str:
         f"{vis['running_after_closes']}, other {vis['other_status_after_closes']}",
         f"projection rows: after starts {result['projection']['after_starts']}, after closes "
         f"{result['projection']['after_closes']}",
+        f"histories: {hist['coverage']}",
         f"histories read: {hist['histories_read']} in {hist['seconds']} s — workflow task "
         f"timeouts {hist['workflow_task_timeouts']}, failures {hist['workflow_task_failures']} "
         f"{hist['problems_by_kind'] or ''}; events per history {hist['history_lengths']}",
@@ -778,7 +851,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     args.add_argument("--concurrency", type=int, default=64)
     args.add_argument("--block", type=int, default=2_500)
     args.add_argument(
-        "--scan", type=int, default=None, help="histories to read (default: all of them)"
+        "--scan",
+        type=int,
+        default=None,
+        help="read this many random histories plus every one longer than the shortest "
+        "(default: read all of them)",
     )
     args.add_argument("--keep-logs", type=Path, help="copy the stack's logs here at the end")
     a = args.parse_args(argv)
