@@ -26,6 +26,7 @@ import inspect
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import sys
@@ -414,10 +415,17 @@ class HistoryScan:
                 timed_out = event.workflow_task_timed_out_event_attributes
                 kind = TimeoutType.Name(timed_out.timeout_type).removeprefix("TIMEOUT_TYPE_")
                 self.problems[f"WorkflowTaskTimedOut/{kind}"] += 1
+                scheduled_at = times[timed_out.scheduled_event_id]
+                taken = (
+                    f"started {times[timed_out.started_event_id] - scheduled_at:.1f} s after "
+                    f"it was scheduled, timed out {at - scheduled_at:.1f} s after"
+                    if timed_out.started_event_id in times
+                    else f"never started, timed out {at - scheduled_at:.1f} s after scheduled"
+                )
                 found.append(
-                    f"event {event.event_id} at {at - self.t0_epoch:.1f} s: {which} task timed "
-                    f"out ({kind}), {at - times[timed_out.scheduled_event_id]:.1f} s after it "
-                    f"was scheduled"
+                    f"event {event.event_id} at {at - self.t0_epoch:.1f} s "
+                    f"({datetime.fromtimestamp(at, UTC):%H:%M:%S.%f} UTC): {which} task timed "
+                    f"out ({kind}), {taken}"
                 )
             elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
                 failed = event.workflow_task_failed_event_attributes
@@ -426,7 +434,8 @@ class HistoryScan:
                 )
                 self.problems[f"WorkflowTaskFailed/{cause}"] += 1
                 found.append(
-                    f"event {event.event_id} at {at - self.t0_epoch:.1f} s: {which} task failed "
+                    f"event {event.event_id} at {at - self.t0_epoch:.1f} s "
+                    f"({datetime.fromtimestamp(at, UTC):%H:%M:%S.%f} UTC): {which} task failed "
                     f"({cause}): {failed.failure.message[:400]}"
                 )
         if found and len(self.affected) < 10:
@@ -514,6 +523,26 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     return {"n": len(ordered), "p50": at(0.5), "p95": at(0.95), "p99": at(0.99), "max": at(1.0)}
 
 
+def log_summary(logs: Path) -> dict[str, object]:
+    """What the worker and the Temporal server logged above INFO: counts, and the first few
+    errors (the server warns of every gRPC call slower than 5 s)."""
+    summary: dict[str, object] = {}
+    for name in ("worker", "temporal"):
+        try:
+            lines = (logs / f"{name}.log").read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        errors = [ln for ln in lines if re.search(r"\bERROR\b", ln)]
+        warnings = [ln for ln in lines if re.search(r"\bWARN(ING)?\b", ln)]
+        summary[name] = {
+            "errors": len(errors),
+            "warnings": len(warnings),
+            "slow_grpc_calls": sum("Slow gRPC call" in ln for ln in warnings),
+            "first_errors": [ln[:300] for ln in errors[:5]],
+        }
+    return summary
+
+
 async def open_workflows(
     count: int = 20_000,
     *,
@@ -535,6 +564,7 @@ async def open_workflows(
             stack_s = time.perf_counter() - wall
             progress(f"stack started in {stack_s:.1f} s")
             result = await _measure(stack, count, concurrency, block, scan, progress)
+            result["logs"] = log_summary(Path(tmp) / "logs")
         finally:
             stack.stop()
             if keep_logs is not None:
@@ -838,6 +868,12 @@ def table(result: dict[str, Any]) -> str:
             for k, v in hist["workflow_task_ms"].items()
         ),
         *(f"  {a['workflow_id']}: {'; '.join(a['events'])}" for a in hist["affected_examples"]),
+        *(
+            f"{name} log: {v['errors']} errors, {v['warnings']} warnings"
+            + (f" ({v['slow_grpc_calls']} 'Slow gRPC call')" if v["slow_grpc_calls"] else "")
+            + "".join(f"\n  {e}" for e in v["first_errors"])
+            for name, v in result["logs"].items()
+        ),
         f"machine: {result['machine']}",
         f"stack start {result['stack_start_s']} s, wall {result['wall_s']} s; "
         f"all good: {result['all_good']}",
