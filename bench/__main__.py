@@ -57,7 +57,7 @@ RESULTS = Path(__file__).resolve().parent / "results.json"
 
 @dataclass(frozen=True)
 class Counts:
-    rounds: int = 2  # A, B, A, B
+    rounds: int = 3  # A, B, A, B, A, B
     jobs: int = 120  # POST /v1/jobs per round (also the jobs the lifecycles hire on)
     lifecycles: int = 40  # per round
     commands: int = 60  # accepts at concurrency 10 per round (on offers made untimed)
