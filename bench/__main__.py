@@ -307,7 +307,8 @@ async def measure(stack: Stack, counts: Counts, profile: Path | None) -> dict[st
     async with (
         httpx.AsyncClient(base_url=stack.api_url, timeout=90) as http,
         httpx.AsyncClient(base_url=stack.sandbox_url, timeout=30) as sandbox,
-        bare_worker(stack.temporal_address, stack.database_url, logs) as bare_queue,
+        # On uvloop, like the product's worker (TEMPWORK_WORKER_UVLOOP defaults to true).
+        bare_worker(stack.temporal_address, stack.database_url, logs, uvloop=True) as bare_queue,
     ):
         market = await Marketplace.open(http, sandbox)
         pids = stack_pids(stack)

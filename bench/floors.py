@@ -42,7 +42,7 @@ async def bare_worker(
 ) -> AsyncIterator[str]:
     """Runs ``bench.bare_worker`` as its own process; yields its task queue (fresh per call,
     so nothing left from an earlier run is picked up). ``uvloop``: match the product's worker
-    (workers/main.py runs on asyncio's default loop at the time of writing)."""
+    (workers/main.py runs on uvloop unless TEMPWORK_WORKER_UVLOOP=false)."""
     task_queue = f"bench-bare-{uuid.uuid4().hex[:8]}"
     log_path = logs / f"{task_queue}.log"
     argv = [
