@@ -79,6 +79,12 @@ NOTICES_BY_EMAIL_AND_SMS = "notices-by-email-and-sms"
 # matched to its milestone by PaymentIntent (before, it was ignored: nothing froze the
 # release). Histories recorded before it replay ignoring such a signal, as they did.
 CHARGEBACK_BEFORE_FUNDING_RECORDED = "chargeback-before-funding-recorded"
+# A lost chargeback marks its milestone LOST only once the ledger has recorded the loss. Marked
+# first, the milestone loop saw it settled and projected the contract while the ledger write
+# was still in flight, so a read could show "lost" with no loss in the money (make test saw
+# it once after projections got faster in issue 9). Histories recorded before replay the old
+# order.
+LEDGER_BEFORE_CHARGEBACK_LOSS = "ledger-before-chargeback-loss"
 
 
 def reject(kind: Rejection, message: str, **details: Any) -> NoReturn:

@@ -31,6 +31,7 @@ from workflows import contract_rules as rules
 from workflows.common import (
     CHARGEBACK_BEFORE_FUNDING_RECORDED,
     FUNDING_TIMEOUT,
+    LEDGER_BEFORE_CHARGEBACK_LOSS,
     MONEY_CALL_TIMEOUT,
     MONEY_STEP_DEADLINE,
     NOTICES_BY_EMAIL_AND_SMS,
@@ -711,7 +712,8 @@ class ContractWorkflow:
         m.chargeback.closed_at = workflow.now()
         if not signal.won:
             from_escrow = m.escrow_cents
-            if m.status.in_escrow:
+            ledger_first = workflow.patched(LEDGER_BEFORE_CHARGEBACK_LOSS)
+            if m.status.in_escrow and not ledger_first:
                 m.status = MilestoneStatus.LOST
             await self._ledger(
                 LedgerTransaction.chargeback_lost(
@@ -723,6 +725,8 @@ class ContractWorkflow:
                     signal.dispute_id,
                 )
             )
+            if m.status.in_escrow and ledger_first:
+                m.status = MilestoneStatus.LOST
         if not any(x.chargeback_open for x in self.state.milestones) and not self.state.frozen:
             self.state.needs_support = False
         await self._progress()
