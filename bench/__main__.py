@@ -139,23 +139,9 @@ class Marketplace:
 
     async def lifecycle(self, _: int) -> str:
         """Job → application → hire → accept → fund → submit → approve → paid."""
-        job_id = self.open_jobs.pop()
         self.lifecycles += 1
-        application = (
-            await self.http.post(
-                f"/v1/jobs/{job_id}/applications",
-                json={"cover_letter": "hi"},
-                headers=self.worker,
-            )
-        ).json()
-        milestones = {"milestones": [{"title": "All", "amount_cents": 10_000}]}
-        contract = await self.command(
-            "hire",
-            f"/v1/jobs/{job_id}/applications/{application['id']}/hire",
-            self.client,
-            milestones,
-        )
-        c = f"/v1/contracts/{contract['id']}"
+        contract_id = await self.hire(timed=True)
+        c = f"/v1/contracts/{contract_id}"
         await self.command("accept", f"{c}/accept", self.worker)
         await self.command(
             "fund", f"{c}/milestones/1/fund", self.client, {"payment_method": "pm_card_visa"}
@@ -171,11 +157,16 @@ class Marketplace:
             if read.json()["milestones"][0]["status"] == "released":
                 break
             await asyncio.sleep(0.1)
-        return str(contract["id"])
+        return contract_id
 
     async def offer(self, _: int) -> str:
         """A contract offered and waiting for the worker (not timed): the command phase's
         subject."""
+        return await self.hire(timed=False)
+
+    async def hire(self, *, timed: bool) -> str:
+        """The worker applies to an open job and the client hires them: the new contract's id.
+        ``timed``: the hire counts among the commands."""
         job_id = self.open_jobs.pop()
         application = (
             await self.http.post(
@@ -184,11 +175,11 @@ class Marketplace:
                 headers=self.worker,
             )
         ).json()
-        r = await self.http.post(
-            f"/v1/jobs/{job_id}/applications/{application['id']}/hire",
-            json={"milestones": [{"title": "All", "amount_cents": 10_000}]},
-            headers=self.client,
-        )
+        path = f"/v1/jobs/{job_id}/applications/{application['id']}/hire"
+        milestones = {"milestones": [{"title": "All", "amount_cents": 10_000}]}
+        if timed:
+            return str((await self.command("hire", path, self.client, milestones))["id"])
+        r = await self.http.post(path, json=milestones, headers=self.client)
         r.raise_for_status()
         return str(r.json()["id"])
 

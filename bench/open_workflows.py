@@ -52,11 +52,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.enums.v1 import EventType, TimeoutType, WorkflowTaskFailedCause
 from temporalio.client import Client, WithStartWorkflowOperation
-from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 import workers.main
+from api.routes.jobs import posting_start
 from core.db import create_engine
 from core.settings import Settings
 from devstack.stack import Ports, Stack, new_secrets
@@ -65,13 +65,11 @@ from models.jobs import (
     CloseJob,
     CloseReason,
     JobCreate,
-    JobPostingInput,
     JobPostingState,
     JobStatus,
 )
-from models.money import format_cents
 from models.tables import JOBS
-from workflows.job_posting import JobPostingWorkflow, job_workflow_id
+from workflows.job_posting import job_workflow_id
 
 EXTRAPOLATE_TO = 100_000
 MIB = 1024 * 1024
@@ -218,25 +216,7 @@ def start_operation(
         skills=["react"],
         budget_cents=10_000 + i,
     )
-    job_input = JobPostingInput(
-        job_id=job_id,
-        client_id=client_id,
-        job=body,
-        created_at=datetime.now(UTC),
-        expires_after=settings.job_expiry,
-        required_verifications=settings.verifications_required(on_site=body.on_site),
-    )
-    return job_id, WithStartWorkflowOperation(
-        JobPostingWorkflow.run,
-        job_input,
-        id=job_workflow_id(job_id),
-        task_queue=settings.temporal_task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=f"Job “{body.title}” — budget {format_cents(body.budget_cents, body.currency)}",
-        static_details=f"Client `{client_id}` (bench); {body.positions} position(s); "
-        f"skills: {', '.join(body.skills) or '—'}",
-        search_attributes=JobPostingWorkflow.initial_search_attributes(job_input),
-    )
+    return job_id, posting_start(settings, job_id, client_id, "bench", body)
 
 
 @dataclass

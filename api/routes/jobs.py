@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
@@ -27,6 +27,7 @@ from api.errors import Forbidden, NotFound, workflow_errors
 from api.idempotency import derived_id, run_once
 from api.pagination import Cursor, decode_cursor, encode_cursor
 from core.db import autocommit
+from core.settings import Settings
 from models.common import Role
 from models.contracts import ContractPublic
 from models.jobs import (
@@ -55,6 +56,32 @@ router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 JOB_COLUMNS = [c for c in JOBS.c if c.name != "search"]  # the tsvector is for matching only
 
 
+def posting_start(
+    settings: Settings, job_id: uuid.UUID, client_id: uuid.UUID, client_label: str, body: JobCreate
+) -> WithStartWorkflowOperation[Any, Any]:
+    """The JobPosting workflow's start, as ``POST /v1/jobs`` sends it with ``publish`` (the
+    open-workflows bench sends the same)."""
+    job_input = JobPostingInput(
+        job_id=job_id,
+        client_id=client_id,
+        job=body,
+        created_at=datetime.now(UTC),
+        expires_after=settings.job_expiry,
+        required_verifications=settings.verifications_required(on_site=body.on_site),
+    )
+    return WithStartWorkflowOperation(
+        JobPostingWorkflow.run,
+        job_input,
+        id=job_workflow_id(job_id),
+        task_queue=settings.temporal_task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"Job “{body.title}” — budget {format_cents(body.budget_cents, body.currency)}",
+        static_details=f"Client `{client_id}` ({client_label}); {body.positions} position(s); "
+        f"skills: {', '.join(body.skills) or '—'}",
+        search_attributes=JobPostingWorkflow.initial_search_attributes(job_input),
+    )
+
+
 @router.post("", status_code=201, response_model=JobPublic)
 async def post_job(
     body: JobCreate,
@@ -67,25 +94,7 @@ async def post_job(
 ) -> JSONResponse:
     async def publish() -> JobPublic:
         job_id = derived_id(user.id, key, "job")
-        job_input = JobPostingInput(
-            job_id=job_id,
-            client_id=user.id,
-            job=body,
-            created_at=datetime.now(UTC),
-            expires_after=settings.job_expiry,
-            required_verifications=settings.verifications_required(on_site=body.on_site),
-        )
-        start = WithStartWorkflowOperation(
-            JobPostingWorkflow.run,
-            job_input,
-            id=job_workflow_id(job_id),
-            task_queue=settings.temporal_task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            static_summary=f"Job “{body.title}” — budget {format_cents(body.budget_cents, body.currency)}",
-            static_details=f"Client `{user.id}` ({user.email}); {body.positions} position(s); "
-            f"skills: {', '.join(body.skills) or '—'}",
-            search_attributes=JobPostingWorkflow.initial_search_attributes(job_input),
-        )
+        start = posting_start(settings, job_id, user.id, user.email, body)
         async with workflow_errors("job"):
             state = await temporal.execute_update_with_start_workflow(
                 "publish", start_workflow_operation=start, result_type=JobPostingState
