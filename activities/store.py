@@ -126,6 +126,12 @@ class StoreActivities:
                 "version",
             }
         )
+        location = state.location
+        job |= {
+            "city": location.city if location else None,
+            "latitude": location.latitude if location else None,
+            "longitude": location.longitude if location else None,
+        }
         applications = [
             state.applications[a].model_dump(exclude={"application_id"})
             | {"id": state.applications[a].application_id, "version": state.version}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Self
 from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
@@ -41,6 +42,14 @@ class ApplicationStatus(StrEnum):
 # --- API bodies ---------------------------------------------------------------------------
 
 
+class JobLocation(BaseModel):
+    """Where on-site work happens; searchable by distance (``GET /v1/jobs?near=``)."""
+
+    city: Text = Field(min_length=1, max_length=100)
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
+
+
 class JobCreate(BaseModel):
     title: Text = Field(min_length=3, max_length=200)
     description: Text = Field(min_length=1, max_length=20_000)
@@ -52,6 +61,7 @@ class JobCreate(BaseModel):
         default=False,
         description="Work at the client's place: applicants also need a passed background check",
     )
+    location: JobLocation | None = None
 
     @field_validator("skills")
     @classmethod
@@ -91,6 +101,7 @@ class JobPostingState(BaseModel):
     currency: str
     positions: int
     on_site: bool = False
+    location: JobLocation | None = None  # absent from runs started before locations existed
     min_verification_level: int
     # Verification steps an applicant must have passed (settings at posting time).
     required_verifications: list[str] = Field(default_factory=list)
@@ -167,6 +178,7 @@ class JobPublic(BaseModel):
     positions: int
     hired_count: int
     on_site: bool = False
+    location: JobLocation | None = None
     status: JobStatus
     close_reason: CloseReason | None
     created_at: datetime
@@ -175,6 +187,15 @@ class JobPublic(BaseModel):
     @classmethod
     def from_state(cls, s: JobPostingState) -> JobPublic:
         return cls(id=s.job_id, **s.model_dump(exclude={"job_id", "applications"}))
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], **extra: Any) -> Self:
+        """From a ``jobs`` row, whose location is three nullable columns."""
+        values = dict(row)
+        city, latitude, longitude = (values.pop(k, None) for k in ("city", "latitude", "longitude"))
+        if latitude is not None:
+            values["location"] = {"city": city, "latitude": latitude, "longitude": longitude}
+        return cls.model_validate(values | extra)
 
 
 class ApplicationPublic(BaseModel):

@@ -53,7 +53,8 @@ from workflows.job_posting import JobPostingWorkflow, job_workflow_id
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
-JOB_COLUMNS = [c for c in JOBS.c if c.name != "search"]  # the tsvector is for matching only
+# Matching and ranking columns are the database's business, not the API's.
+JOB_COLUMNS = [c for c in JOBS.c if c.name not in ("search", "rank_base", "client_standing")]
 
 
 def posting_start(
@@ -140,7 +141,7 @@ async def search_jobs(
         query = query.where(sa.tuple_(JOBS.c.created_at, JOBS.c.id) < sa.tuple_(created_at, job_id))
     async with autocommit(engine) as conn:
         rows = [dict(r) for r in (await conn.execute(query)).mappings()]
-    items = [JobPublic.model_validate(r) for r in rows[:limit]]
+    items = [JobPublic.from_row(r) for r in rows[:limit]]
     more = len(rows) > limit
     return JobPage(
         items=items, next_cursor=encode_cursor(items[-1].created_at, items[-1].id) if more else None
@@ -157,7 +158,7 @@ async def get_job(job_id: uuid.UUID, engine: EngineDep) -> JobPublic:
         )
     if row is None:
         raise NotFound("job")
-    return JobPublic.model_validate(dict(row))
+    return JobPublic.from_row(dict(row))
 
 
 @router.post("/{job_id}/close", response_model=JobPublic)

@@ -1,0 +1,270 @@
+"""Worker profiles and ranked search: profiles, the facts workflows establish about people,
+job locations, and the ranking columns and indexes search/postgres.py relies on.
+
+How search uses this is in docs/search.md. In short: every result's relevance is
+``text points + rank_base``, where ``rank_base`` is a stored integer (the person's standing and
+the row's recency) with a b-tree index, and text points take four values decided by which
+index-friendly predicates a row matches. So the best 20 of any query are the best 20 of four
+index-ordered scans, never a score computed over every match.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-12-02
+"""
+
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+# The document a row is matched against: every word of every field, stemmed, plus the
+# headline's (title's) and the skills' lexemes again under an "h:" / "s:" mark. Marked
+# lexemes are real lexemes to the GIN index and to ANALYZE, so "all query words are in the
+# headline" is an indexed lookup with its own statistics — unlike tsvector weights, which GIN
+# does not store and the planner does not estimate.
+FUNCTIONS = r"""
+CREATE FUNCTION marked_lexemes(doc tsvector, mark text) RETURNS tsvector
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
+    SELECT array_to_tsvector(coalesce(array_agg(mark || ':' || lexeme), '{}'))
+    FROM unnest(tsvector_to_array(doc)) AS lexeme
+$$;
+
+CREATE FUNCTION search_document(headline text, skills text[], body text) RETURNS tsvector
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT to_tsvector('english', coalesce(headline, '') || ' ' || skills_text(skills) || ' '
+                                  || coalesce(body, ''))
+        || marked_lexemes(to_tsvector('english', coalesce(headline, '')), 'h')
+        || marked_lexemes(to_tsvector('english', skills_text(skills)), 's')
+$$;
+
+-- Seconds since the epoch. extract() on timestamptz is only STABLE (other fields depend on
+-- the time zone); the epoch does not, and generated columns need IMMUTABLE.
+CREATE FUNCTION epoch_seconds(t timestamptz) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$ SELECT floor(extract(epoch FROM t))::bigint $$;
+
+-- Reviews as a Bayesian average in thousandths of a star: three imaginary 4-star reviews
+-- first, so one 5-star review does not outrank two hundred 4.9s.
+CREATE FUNCTION rating_milli(rating_count integer, rating_sum integer) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (rating_sum * 1000 + 3 * 4000) / (rating_count + 3)
+$$;
+
+-- What a person brings to relevance: up to 2000 points for the rating (1 star 0, 5 stars
+-- 2000) and 250 per verification step passed (email, phone, identity, background).
+CREATE FUNCTION member_standing(verified_steps text[], rating_count integer, rating_sum integer)
+    RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (rating_milli(rating_count, rating_sum) - 1000) / 2
+         + 250 * cardinality(ARRAY(
+               SELECT DISTINCT s FROM unnest(verified_steps) AS s
+               WHERE s IN ('email', 'phone', 'identity', 'background')))
+$$;
+"""
+
+SCHEMA = r"""
+-- Ratings from revealed reviews, on every person: a worker's rank by it, a client's jobs too.
+ALTER TABLE users ADD COLUMN rating_count integer NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN rating_sum integer NOT NULL DEFAULT 0;
+
+CREATE TABLE worker_profiles (
+    user_id uuid PRIMARY KEY REFERENCES users (id),
+    -- Written by the worker (PUT /v1/me/profile).
+    headline text NOT NULL,
+    bio text NOT NULL,
+    skills text[] NOT NULL,
+    hourly_rate_cents bigint NOT NULL CHECK (hourly_rate_cents > 0),
+    currency text NOT NULL,
+    city text NOT NULL,
+    latitude double precision NOT NULL CHECK (latitude BETWEEN -90 AND 90),
+    longitude double precision NOT NULL CHECK (longitude BETWEEN -180 AND 180),
+    service_radius_km integer NOT NULL CHECK (service_radius_km BETWEEN 1 AND 500),
+    availability text NOT NULL CHECK (availability IN ('available', 'limited', 'unavailable')),
+    -- Facts the workflows establish, copied here by refresh_member_facts() (never by the API).
+    verified_steps text[] NOT NULL DEFAULT '{}',
+    rating_count integer NOT NULL DEFAULT 0,
+    rating_sum integer NOT NULL DEFAULT 0,
+    completed_contracts integer NOT NULL DEFAULT 0,
+    response_minutes integer,
+    active_at timestamptz NOT NULL DEFAULT now(),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    search tsvector GENERATED ALWAYS AS (search_document(headline, skills, bio)) STORED,
+    rating_milli integer GENERATED ALWAYS AS (rating_milli(rating_count, rating_sum)) STORED,
+    -- Standing plus recency: 10 points per day of activity. Linear in time, so the order it
+    -- gives never changes as the clock moves and a stored index can serve it.
+    rank_base bigint GENERATED ALWAYS AS (
+        member_standing(verified_steps, rating_count, rating_sum) + epoch_seconds(active_at) / 8640
+    ) STORED
+);
+ALTER TABLE worker_profiles ALTER COLUMN search SET STATISTICS 1000;
+CREATE INDEX worker_profiles_search_idx ON worker_profiles USING gin (search);
+CREATE INDEX worker_profiles_skills_idx ON worker_profiles USING gin (skills);
+CREATE INDEX worker_profiles_geo_idx ON worker_profiles USING gist (ll_to_earth(latitude, longitude));
+CREATE INDEX worker_profiles_rank_idx ON worker_profiles (rank_base DESC, user_id DESC);
+CREATE INDEX worker_profiles_rating_idx ON worker_profiles (rating_milli DESC, user_id DESC);
+
+-- Jobs: where on-site work happens, the client's standing, and the same ranking scheme with
+-- 100 points per day of recency (jobs live 30 days; freshness matters more than for people).
+ALTER TABLE jobs ADD COLUMN city text;
+ALTER TABLE jobs ADD COLUMN latitude double precision CHECK (latitude BETWEEN -90 AND 90);
+ALTER TABLE jobs ADD COLUMN longitude double precision CHECK (longitude BETWEEN -180 AND 180);
+ALTER TABLE jobs ADD CONSTRAINT jobs_location_whole CHECK ((latitude IS NULL) = (longitude IS NULL));
+ALTER TABLE jobs ADD COLUMN client_standing integer NOT NULL DEFAULT 0;
+ALTER TABLE jobs DROP COLUMN search;
+ALTER TABLE jobs ADD COLUMN search tsvector
+    GENERATED ALWAYS AS (search_document(title, skills, description)) STORED;
+ALTER TABLE jobs ADD COLUMN rank_base bigint
+    GENERATED ALWAYS AS (client_standing + epoch_seconds(created_at) / 864) STORED;
+ALTER TABLE jobs ALTER COLUMN search SET STATISTICS 1000;
+-- Room on each page for the projection's updates to stay HOT (no index touched) when, as
+-- for an application or a hire, no indexed column changes.
+ALTER TABLE jobs SET (fillfactor = 85);
+CREATE INDEX jobs_search_idx ON jobs USING gin (search);
+CREATE INDEX jobs_rank_idx ON jobs (status, rank_base DESC, id DESC);
+CREATE INDEX jobs_budget_idx ON jobs (status, budget_cents DESC, id DESC);
+CREATE INDEX jobs_geo_idx ON jobs USING gist (ll_to_earth(latitude, longitude))
+    WHERE latitude IS NOT NULL;
+"""
+
+# The facts workflows establish (verification, revealed reviews, contracts accepted and
+# completed) reach profiles and jobs through these triggers, in the projection's own
+# transaction, so no write path can forget them. Each recomputes from the source rows, which
+# makes it idempotent under activity retries, and runs only when a fact can have changed.
+TRIGGERS = r"""
+CREATE FUNCTION refresh_member_facts(uid uuid) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    person users%ROWTYPE;
+BEGIN
+    -- The person's row is the lock every refresh and every profile write takes first, so two
+    -- of them never interleave and the later one always reads what the earlier committed.
+    SELECT * INTO person FROM users WHERE id = uid FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    UPDATE users u SET rating_count = r.n, rating_sum = r.total
+    FROM (SELECT count(*)::integer AS n, coalesce(sum(rating), 0)::integer AS total
+          FROM reviews WHERE subject_id = uid AND revealed_at IS NOT NULL) r
+    WHERE u.id = uid AND (u.rating_count, u.rating_sum) IS DISTINCT FROM (r.n, r.total)
+    RETURNING u.* INTO person;
+    IF NOT FOUND THEN
+        SELECT * INTO person FROM users WHERE id = uid;
+    END IF;
+    UPDATE worker_profiles p SET
+        verified_steps = person.verified_steps,
+        rating_count = person.rating_count,
+        rating_sum = person.rating_sum,
+        completed_contracts = f.completed,
+        response_minutes = f.response_minutes,
+        updated_at = now()
+    FROM (
+        SELECT count(*) FILTER (WHERE stage = 'completed')::integer AS completed,
+               (percentile_disc(0.5) WITHIN GROUP (
+                    ORDER BY epoch_seconds((state->>'accepted_at')::timestamptz)
+                             - epoch_seconds(created_at))
+                FILTER (WHERE state->>'accepted_at' IS NOT NULL) / 60)::integer
+                   AS response_minutes
+        FROM contracts WHERE worker_id = uid
+    ) f
+    WHERE p.user_id = uid
+      AND (p.verified_steps, p.rating_count, p.rating_sum, p.completed_contracts,
+           p.response_minutes)
+          IS DISTINCT FROM (person.verified_steps, person.rating_count, person.rating_sum,
+                            f.completed, f.response_minutes);
+    UPDATE jobs SET client_standing = member_standing(
+        person.verified_steps, person.rating_count, person.rating_sum)
+    WHERE client_id = uid AND status = 'open'
+      AND client_standing <> member_standing(
+          person.verified_steps, person.rating_count, person.rating_sum);
+END
+$$;
+
+CREATE FUNCTION reviews_revealed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- In id order, so two reveals naming the same two people lock them in the same order.
+    PERFORM refresh_member_facts(subject_id)
+    FROM (SELECT DISTINCT n.subject_id FROM revealed n
+          JOIN hidden o USING (contract_id, author_id)
+          WHERE o.revealed_at IS NULL AND n.revealed_at IS NOT NULL
+          ORDER BY n.subject_id) s;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER reviews_revealed AFTER UPDATE ON reviews
+    REFERENCING OLD TABLE AS hidden NEW TABLE AS revealed
+    FOR EACH STATEMENT EXECUTE FUNCTION reviews_revealed();
+
+CREATE FUNCTION contract_facts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM refresh_member_facts(NEW.worker_id);
+    RETURN NULL;
+END
+$$;
+-- Accepting an offer sets the response time, completing one the count; other stage changes
+-- and every other projection write skip the trigger at the cost of the WHEN test.
+CREATE TRIGGER contract_facts_changed AFTER UPDATE OF stage ON contracts
+    FOR EACH ROW WHEN (OLD.stage IS DISTINCT FROM NEW.stage AND NEW.stage IN ('active', 'completed'))
+    EXECUTE FUNCTION contract_facts_changed();
+
+CREATE FUNCTION verification_facts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM refresh_member_facts(NEW.id);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER verification_facts_changed AFTER UPDATE OF verified_steps ON users
+    FOR EACH ROW WHEN (OLD.verified_steps IS DISTINCT FROM NEW.verified_steps)
+    EXECUTE FUNCTION verification_facts_changed();
+
+-- A new job starts with its client's standing (later changes come from refresh_member_facts).
+-- BEFORE INSERT runs for every projection write (ON CONFLICT decides after it), hence only a
+-- primary-key read, and only for rows that do not say it yet.
+CREATE FUNCTION job_client_standing() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT member_standing(verified_steps, rating_count, rating_sum) INTO NEW.client_standing
+    FROM users WHERE id = NEW.client_id;
+    NEW.client_standing := coalesce(NEW.client_standing, 0);
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER job_client_standing BEFORE INSERT ON jobs
+    FOR EACH ROW EXECUTE FUNCTION job_client_standing();
+"""
+
+
+def upgrade() -> None:
+    # cube + earthdistance ship with PostgreSQL (contrib): distances on the sphere, and a
+    # GiST index that answers "within r km" and "nearest first" (see docs/search.md).
+    op.execute("CREATE EXTENSION IF NOT EXISTS cube")
+    op.execute("CREATE EXTENSION IF NOT EXISTS earthdistance")
+    op.execute(FUNCTIONS)
+    op.execute(SCHEMA)
+    op.execute(TRIGGERS)
+
+
+def downgrade() -> None:
+    op.execute(
+        """
+        DROP TRIGGER job_client_standing ON jobs;
+        DROP TRIGGER verification_facts_changed ON users;
+        DROP TRIGGER contract_facts_changed ON contracts;
+        DROP TRIGGER reviews_revealed ON reviews;
+        DROP FUNCTION job_client_standing, verification_facts_changed, contract_facts_changed,
+            reviews_revealed, refresh_member_facts;
+        DROP INDEX jobs_geo_idx, jobs_budget_idx, jobs_rank_idx;
+        ALTER TABLE jobs RESET (fillfactor);
+        ALTER TABLE jobs DROP COLUMN rank_base, DROP COLUMN search, DROP COLUMN client_standing,
+            DROP CONSTRAINT jobs_location_whole, DROP COLUMN longitude, DROP COLUMN latitude,
+            DROP COLUMN city;
+        ALTER TABLE jobs ADD COLUMN search tsvector GENERATED ALWAYS AS (
+            setweight(to_tsvector('english', coalesce(title, '')), 'A') ||
+            setweight(to_tsvector('english', skills_text(skills)), 'B') ||
+            setweight(to_tsvector('english', coalesce(description, '')), 'C')
+        ) STORED;
+        CREATE INDEX jobs_search_idx ON jobs USING gin (search);
+        DROP TABLE worker_profiles;
+        ALTER TABLE users DROP COLUMN rating_sum, DROP COLUMN rating_count;
+        DROP FUNCTION member_standing, rating_milli, epoch_seconds, search_document,
+            marked_lexemes;
+        """
+    )
