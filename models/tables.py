@@ -91,6 +91,7 @@ class Job(SQLModel, table=True):
     # Matching and ranking (docs/search.md): the searchable document and the stored part of
     # relevance, both computed by PostgreSQL.
     search: str | None = _generated(pg.TSVECTOR, "search_document(title, skills, description)")
+    geo_cell: int | None = _generated(sa.Integer, "geo_cell(latitude, longitude)")
     rank_base: int | None = _generated(
         sa.BigInteger, "client_standing::bigint * 864000 + epoch_ms(created_at)"
     )
@@ -125,6 +126,7 @@ class WorkerProfile(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False, server_default=sa.func.now())
     updated_at: datetime = _ts(nullable=False, server_default=sa.func.now())
     search: str | None = _generated(pg.TSVECTOR, "search_document(headline, skills, bio)")
+    geo_cell: int | None = _generated(sa.Integer, "geo_cell(latitude, longitude)")
     rating_milli: int | None = _generated(sa.Integer, "rating_milli(rating_count, rating_sum)")
     rank_base: int | None = _generated(
         sa.BigInteger,
@@ -314,6 +316,9 @@ def table(model: type[SQLModel]) -> sa.Table:
 USERS = table(User)
 JOBS = table(Job)
 WORKER_PROFILES = table(WorkerProfile)
+# What the database computes for matching and ranking (docs/search.md), never shown.
+SEARCH_ONLY = frozenset({"search", "geo_cell", "rank_base", "client_standing"})
+JOB_COLUMNS = tuple(c for c in JOBS.c if c.name not in SEARCH_ONLY)
 APPLICATIONS = table(JobApplication)
 CONTRACTS = table(Contract)
 REVIEWS = table(Review)

@@ -20,17 +20,18 @@ exactly as the great-circle distance does).
 
 from __future__ import annotations
 
+import math
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import TSQUERY
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
 from models.search import (
@@ -46,7 +47,7 @@ from models.search import (
     WorkerQuery,
     WorkerSort,
 )
-from models.tables import JOBS, USERS, WORKER_PROFILES
+from models.tables import JOB_COLUMNS, JOBS, USERS, WORKER_PROFILES
 from search import cursors
 
 TEXT_HEADLINE = 3000  # every query word in the headline (title)
@@ -73,14 +74,25 @@ class TextQuery:
     anywhere: str
     headline: str
     skills: str
+    # The skills filter alone guarantees every word among the skills (skills=plumbing and
+    # q=plumbing): the skills level is certain, and the scans that exclude it are skipped —
+    # PostgreSQL cannot know they are empty and would walk the whole index to find out.
+    skills_say_it: bool = False
+
+    @property
+    def plain(self) -> bool:
+        """Only words that must all be there (no ``or``, ``-word`` or phrase): then every word
+        in the headline (or skills) implies every word anywhere, and the level's scan need not
+        read the "anywhere" posting lists too — for a common word, most of the GIN work."""
+        return not any(op in self.anywhere for op in ("|", "!", "<"))
 
     @classmethod
-    def from_tsquery(cls, tsquery: str, typed: str) -> TextQuery | None:
+    def from_tsquery(cls, tsquery: str, typed: str, *, skills_say_it: bool) -> TextQuery | None:
         if not tsquery:
             return None  # nothing but stop words ("the", "a"): no text condition
         if _types_ahead(typed) and tsquery.endswith("'"):
             tsquery += ":*"
-        return cls(tsquery, _mark(tsquery, "h"), _mark(tsquery, "s"))
+        return cls(tsquery, _mark(tsquery, "h"), _mark(tsquery, "s"), skills_say_it)
 
 
 def _types_ahead(typed: str) -> bool:
@@ -127,15 +139,40 @@ def _earth(point: GeoPoint) -> ColumnElement[Any]:
     return sa.func.ll_to_earth(point.latitude, point.longitude)
 
 
-def _within(
-    point: GeoPoint, radius_km: float, lat: ColumnElement[Any], lon: ColumnElement[Any]
-) -> list[ColumnElement[bool]]:
-    """Rows within the radius: the indexed bounding cube, then the exact sphere."""
-    there, metres = sa.func.ll_to_earth(lat, lon), radius_km * 1000.0
+def _within(point: GeoPoint, radius_km: float, table: sa.Table) -> list[ColumnElement[bool]]:
+    """Rows within the radius: in a grid cell the circle touches (indexed, and counted by
+    ANALYZE, so the planner knows how many rows that is), then on the sphere exactly."""
+    there = sa.func.ll_to_earth(table.c.latitude, table.c.longitude)
     return [
-        sa.func.earth_box(_earth(point), metres).op("@>", is_comparison=True)(there),
-        sa.func.earth_distance(_earth(point), there) <= metres,
+        table.c.geo_cell == sa.any_(sa.literal(cells_around(point, radius_km), ARRAY(sa.Integer))),
+        sa.func.earth_distance(_earth(point), there) <= radius_km * 1000.0,
     ]
+
+
+GRID = 4  # cells per degree: geo_cell() in migration 0005
+_ROWS, _COLUMNS = 180 * GRID, 360 * GRID
+# Kilometres per degree of latitude on earthdistance's sphere (radius 6,378.168 km), less a
+# little so the cells always cover the circle.
+_KM_PER_DEGREE = 111.0
+
+
+def cells_around(point: GeoPoint, radius_km: float) -> list[int]:
+    """Every grid cell a circle of ``radius_km`` around ``point`` may touch (its bounding box
+    in degrees), across the antimeridian and up to the poles."""
+    spread = radius_km / _KM_PER_DEGREE
+    south, north = point.latitude - spread, point.latitude + spread
+    rows = range(
+        max(0, math.floor((south + 90) * GRID)), min(_ROWS - 1, math.floor((north + 90) * GRID)) + 1
+    )
+    widest = max(abs(south), abs(north))
+    if widest >= 89.9 or spread / math.cos(math.radians(widest)) >= 180:
+        columns: Iterable[int] = range(_COLUMNS)  # a circle around a pole: every longitude
+    else:
+        wide = spread / math.cos(math.radians(widest))
+        first = math.floor((point.longitude - wide + 180) * GRID)
+        last = math.floor((point.longitude + wide + 180) * GRID)
+        columns = {c % _COLUMNS for c in range(first, last + 1)}
+    return sorted(row * _COLUMNS + column for row in rows for column in columns)
 
 
 def _matches(search: ColumnElement[Any], tsquery: str) -> ColumnElement[bool]:
@@ -152,7 +189,7 @@ class PostgresSearch:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._tsqueries: OrderedDict[str, str] = OrderedDict()
+        self._tsqueries: OrderedDict[tuple[str, tuple[str, ...]], tuple[str, bool]] = OrderedDict()
 
     # --- people ---------------------------------------------------------------------------
 
@@ -186,32 +223,20 @@ class PostgresSearch:
         if query.max_rate_cents is not None:
             filters.append(p.c.hourly_rate_cents <= query.max_rate_cents)
         if query.near:
-            filters += _within(query.near, query.radius, p.c.latitude, p.c.longitude)
-        text = await self._text(query.q)
-        ranked = self._ranked(p.c.search, p.c.user_id, sort, filters, text, query)
-
-        distance = (
-            sa.func.earth_distance(
-                _earth(query.near), sa.func.ll_to_earth(p.c.latitude, p.c.longitude)
-            )
-            if query.near
-            else sa.null()
-        )
-        statement = (
-            sa.select(*_CARD_COLUMNS, distance.label("distance_m"), ranked.c.key.label("sort_key"))
-            .select_from(
-                ranked.join(p, p.c.user_id == ranked.c.id).join(USERS, USERS.c.id == p.c.user_id)
-            )
-            .order_by(*_direction(ranked.c.key, ranked.c.id, sort.descending))
-        )
+            filters += _within(query.near, query.radius, p)
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(statement)).mappings().all()
-        items = [_card(r) for r in rows[: query.limit]]
-        more = len(rows) > query.limit
-        last = rows[query.limit - 1] if more else None
+            text = await self._text(conn, query.q, query.skills)
+            top = await _top(conn, p.c.search, p.c.user_id, sort, filters, text, query)
+            cards = (
+                sa.select(*_CARD_COLUMNS, _distance(query.near, p).label("distance_m"))
+                .select_from(p.join(USERS, USERS.c.id == p.c.user_id))
+                .where(p.c.user_id == sa.any_(sa.literal([i for _, i in top], ARRAY(sa.Uuid))))
+            )
+            rows = {r["user_id"]: r for r in (await conn.execute(cards)).mappings()}
+        items = [_card(rows[i]) for _, i in top[: query.limit] if i in rows]
+        last = top[query.limit - 1] if len(top) > query.limit else None
         return WorkerPage(
-            items=items,
-            next_cursor=cursors.encode(query, last["sort_key"], last["user_id"]) if last else None,
+            items=items, next_cursor=cursors.encode(query, last[0], last[1]) if last else None
         )
 
     async def worker(self, user_id: UUID) -> WorkerProfilePublic | None:
@@ -251,117 +276,128 @@ class PostgresSearch:
         if query.max_budget is not None:
             filters.append(j.c.budget_cents <= query.max_budget)
         if query.near:
-            filters.append(j.c.latitude.isnot(None))  # lets the planner use the partial index
-            filters += _within(query.near, query.radius, j.c.latitude, j.c.longitude)
-        text = await self._text(query.q)
-        ranked = self._ranked(j.c.search, j.c.id, sort, filters, text, query)
-        distance = (
-            sa.func.earth_distance(
-                _earth(query.near), sa.func.ll_to_earth(j.c.latitude, j.c.longitude)
-            )
-            if query.near
-            else sa.null()
-        )
-        statement = (
-            sa.select(*_JOB_COLUMNS, distance.label("distance_m"), ranked.c.key.label("sort_key"))
-            .select_from(ranked.join(j, j.c.id == ranked.c.id))
-            .order_by(*_direction(ranked.c.key, ranked.c.id, sort.descending))
-        )
+            filters += _within(query.near, query.radius, j)
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(statement)).mappings().all()
-        items = [_job(r) for r in rows[: query.limit]]
-        more = len(rows) > query.limit
-        last = rows[query.limit - 1] if more else None
-        key = last and (
-            last["sort_key"].isoformat() if query.order is JobSort.NEWEST else last["sort_key"]
-        )
+            text = await self._text(conn, query.q, query.skills)
+            top = await _top(conn, j.c.search, j.c.id, sort, filters, text, query)
+            hits = sa.select(*_JOB_COLUMNS, _distance(query.near, j).label("distance_m")).where(
+                j.c.id == sa.any_(sa.literal([i for _, i in top], ARRAY(sa.Uuid)))
+            )
+            rows = {r["id"]: r for r in (await conn.execute(hits)).mappings()}
+        items = [_job(rows[i]) for _, i in top[: query.limit] if i in rows]
+        last = top[query.limit - 1] if len(top) > query.limit else None
+        key = last and (last[0].isoformat() if query.order is JobSort.NEWEST else last[0])
         return JobHitPage(
-            items=items, next_cursor=cursors.encode(query, key, last["id"]) if last else None
+            items=items, next_cursor=cursors.encode(query, key, last[1]) if last else None
         )
 
     # --- shared ---------------------------------------------------------------------------
 
-    async def _text(self, q: str | None) -> TextQuery | None:
+    async def _text(
+        self, conn: AsyncConnection, q: str | None, skills: Sequence[str]
+    ) -> TextQuery | None:
         """The words as tsqueries, parsed (and stemmed) by PostgreSQL: websearch syntax, so
         "quoted phrases", ``or`` and ``-word`` work as people expect from a search box."""
         if not q or not q.strip():
             return None
-        tsquery = self._tsqueries.get(q)
-        if tsquery is None:
-            async with self._engine.connect() as conn:
-                tsquery = (
-                    await conn.execute(
-                        sa.select(sa.cast(sa.func.websearch_to_tsquery("english", q), sa.Text))
-                    )
-                ).scalar_one()
-            self._tsqueries[q] = tsquery
+        cache_key = (q, tuple(skills))
+        parsed = self._tsqueries.get(cache_key)
+        if parsed is None:
+            words = sa.func.websearch_to_tsquery("english", q)
+            asked = sa.func.to_tsvector(
+                "english", sa.func.skills_text(sa.literal(list(skills), ARRAY(sa.Text)))
+            )
+            row = (
+                await conn.execute(
+                    sa.select(sa.cast(words, sa.Text), asked.op("@@", is_comparison=True)(words))
+                )
+            ).one()
+            parsed = self._tsqueries[cache_key] = (row[0], bool(row[1]))
             if len(self._tsqueries) > _TSQUERY_CACHE_SIZE:
                 self._tsqueries.popitem(last=False)
         else:
-            self._tsqueries.move_to_end(q)
-        return TextQuery.from_tsquery(tsquery, q)
+            self._tsqueries.move_to_end(cache_key)
+        tsquery, skills_say_it = parsed
+        return TextQuery.from_tsquery(tsquery, q, skills_say_it=skills_say_it)
 
-    @staticmethod
-    def _ranked(
-        search: ColumnElement[Any],
-        row_id: ColumnElement[Any],
-        sort: _Sort,
-        filters: Sequence[ColumnElement[bool]],
-        text: TextQuery | None,
-        query: WorkerQuery | JobQuery,
-    ) -> sa.Subquery:
-        """``(id, key)`` of the page's rows plus one (to know whether more follow), in order.
 
-        Ranked by relevance with words, one ordered scan per text level, each with the level's
-        points added to the stored key; otherwise one scan in the key's order."""
-        after = None
-        if query.cursor:
-            key, last_id = cursors.decode(query, query.cursor)
-            try:
-                after = (sort.decode(key), UUID(last_id))
-            except ValueError as exc:
-                raise cursors.InvalidCursor("the cursor is not valid") from exc
-        n = query.limit + 1
-        levels: list[tuple[int, list[ColumnElement[bool]]]] = []
-        if text is None:
-            levels.append((0, []))
-        elif not sort.ranked:
-            levels.append((0, [_matches(search, text.anywhere)]))
-        else:
-            for in_headline, in_skills in TEXT_LEVELS:
-                headline, skills = _matches(search, text.headline), _matches(search, text.skills)
-                levels.append(
-                    (
-                        (TEXT_HEADLINE * in_headline + TEXT_SKILLS * in_skills) * sort.point,
-                        [
-                            _matches(search, text.anywhere),
-                            headline if in_headline else sa.not_(headline),
-                            skills if in_skills else sa.not_(skills),
-                        ],
-                    )
-                )
-        scans = []
-        for points, conditions in levels:
-            scan = sa.select(
-                row_id.label("id"), (sort.key + points if points else sort.key).label("key")
+async def _top(
+    conn: AsyncConnection,
+    search: ColumnElement[Any],
+    row_id: ColumnElement[Any],
+    sort: _Sort,
+    filters: Sequence[ColumnElement[bool]],
+    text: TextQuery | None,
+    query: WorkerQuery | JobQuery,
+) -> list[tuple[Any, UUID]]:
+    """``(key, id)`` of the page's rows plus one (to know whether more follow), in order.
+
+    By relevance with words: one ordered scan per text level, best level first, each with its
+    points added to the stored key. Once the page is full, a lower level only needs rows whose
+    key can still beat the page's last (``key >= last - points``): an index range, not a walk
+    through every row its words match. Otherwise: one scan in the key's order."""
+    after = None
+    if query.cursor:
+        key, last_id = cursors.decode(query, query.cursor)
+        try:
+            after = (sort.decode(key), UUID(last_id))
+        except ValueError as exc:
+            raise cursors.InvalidCursor("the cursor is not valid") from exc
+    n = query.limit + 1
+    found: list[tuple[Any, UUID]] = []
+    for points, conditions in _levels(search, sort, text):
+        scan = sa.select(row_id, sort.key + points if points else sort.key)
+        scan = scan.where(*filters, *conditions)
+        if after is not None:
+            before = sa.tuple_(sort.key, row_id)
+            bound = sa.tuple_(
+                sa.literal(after[0] - points if points else after[0]), sa.literal(after[1])
             )
-            scan = scan.where(*filters, *conditions)
-            if after is not None:
-                before = sa.tuple_(sort.key, row_id)
-                bound = sa.tuple_(
-                    sa.literal(after[0] - points if points else after[0]), sa.literal(after[1])
-                )
-                scan = scan.where(before < bound if sort.descending else before > bound)
-            scans.append(scan.order_by(*_direction(sort.key, row_id, sort.descending)).limit(n))
-        if len(scans) == 1:
-            return scans[0].subquery("ranked")
-        union = sa.union_all(*scans).subquery("levels")
-        return (
-            sa.select(union.c.id, union.c.key)
-            .order_by(*_direction(union.c.key, union.c.id, True))
-            .limit(n)
-            .subquery("ranked")
+            scan = scan.where(before < bound if sort.descending else before > bound)
+        if sort.ranked and len(found) >= n:
+            scan = scan.where(sort.key >= found[n - 1][0] - points)
+        rows = await conn.execute(
+            scan.order_by(*_direction(sort.key, row_id, sort.descending)).limit(n)
         )
+        found += [(key, row) for row, key in rows]
+        found.sort(reverse=sort.descending)
+        del found[n:]
+    return found
+
+
+def _levels(
+    search: ColumnElement[Any], sort: _Sort, text: TextQuery | None
+) -> list[tuple[int, list[ColumnElement[bool]]]]:
+    """(points, conditions) per scan, best first."""
+    if text is None:
+        return [(0, [])]
+    anywhere = _matches(search, text.anywhere)
+    if not sort.ranked:
+        return [(0, [anywhere])]
+    headline, skills = _matches(search, text.headline), _matches(search, text.skills)
+    levels = []
+    for in_headline, in_skills in TEXT_LEVELS:
+        if text.skills_say_it and not in_skills:
+            continue  # every row the skills filter keeps has the words among its skills
+        levels.append(
+            (
+                (TEXT_HEADLINE * in_headline + TEXT_SKILLS * in_skills) * sort.point,
+                [
+                    *([] if text.plain and (in_headline or in_skills) else [anywhere]),
+                    headline if in_headline else sa.not_(headline),
+                    *([] if text.skills_say_it else [skills if in_skills else sa.not_(skills)]),
+                ],
+            )
+        )
+    return levels
+
+
+def _distance(point: GeoPoint | None, table: sa.Table) -> ColumnElement[Any]:
+    if point is None:
+        return sa.null()
+    return sa.func.earth_distance(
+        _earth(point), sa.func.ll_to_earth(table.c.latitude, table.c.longitude)
+    )
 
 
 def _direction(key: Any, row_id: Any, descending: bool) -> tuple[Any, Any]:
@@ -385,8 +421,7 @@ _CARD_COLUMNS = (
     WORKER_PROFILES.c.response_minutes,
 )
 
-# What a job hit shows: the job as GET /v1/jobs/{id} does, never the ranking internals.
-_JOB_COLUMNS = tuple(c for c in JOBS.c if c.name not in ("search", "rank_base", "client_standing"))
+_JOB_COLUMNS = JOB_COLUMNS  # a hit shows the job as GET /v1/jobs/{id} does
 
 
 def _km(metres: float | None) -> float | None:

@@ -48,13 +48,10 @@ from models.jobs import (
 )
 from models.money import MAX_CENTS, format_cents
 from models.search import JobHitPage, JobQuery, JobSort
-from models.tables import APPLICATIONS, JOBS
+from models.tables import APPLICATIONS, JOB_COLUMNS, JOBS
 from workflows.job_posting import JobPostingWorkflow, job_workflow_id
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
-
-# Matching and ranking columns are the database's business, not the API's.
-JOB_COLUMNS = [c for c in JOBS.c if c.name not in ("search", "rank_base", "client_standing")]
 
 
 def posting_start(
