@@ -96,10 +96,14 @@ class TextQuery:
 
 
 def _types_ahead(typed: str) -> bool:
-    """Whether the last word may be unfinished: it ends the text (no space or quote after it)
-    and has at least three letters — a shorter prefix would match half the dictionary."""
-    last = typed.split()[-1] if typed.split() else ""
-    return typed == typed.rstrip() and last.isalnum() and len(last) >= 3
+    """Whether the text asks for its last word as a prefix: it ends in ``*`` after at least
+    three letters (``electr*``), as a search-as-you-type box sends it. Only when asked: GIN
+    reads a prefix's every posting in full (no skipping), which at 500,000 profiles cost
+    20-40 ms for a common word that, matched whole, costs 1 ms. Fewer than three letters
+    would match half the dictionary."""
+    words = typed.split()
+    last = words[-1] if words else ""
+    return last.endswith("*") and len(last.rstrip("*")) >= 3 and last.rstrip("*").isalnum()
 
 
 def _mark(tsquery: str, mark: str) -> str:
@@ -175,6 +179,16 @@ def cells_around(point: GeoPoint, radius_km: float) -> list[int]:
     return sorted(row * _COLUMNS + column for row in rows for column in columns)
 
 
+def _has_skills(search: ColumnElement[Any], skills: Sequence[str]) -> ColumnElement[bool]:
+    """Every one of the skills, whole: the search document's "k:" lexemes (migration 0005)."""
+    return _matches(search, " & ".join(_lexeme(f"k:{skill}") for skill in skills))
+
+
+def _lexeme(value: str) -> str:
+    """A lexeme quoted for tsquery input, as it is (no stemming)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 def _matches(search: ColumnElement[Any], tsquery: str) -> ColumnElement[bool]:
     return search.op("@@", is_comparison=True)(sa.cast(sa.literal(tsquery, sa.Text), TSQUERY))
 
@@ -210,7 +224,7 @@ class PostgresSearch:
         }[query.sort]
         filters: list[ColumnElement[bool]] = []
         if query.skills:
-            filters.append(p.c.skills.contains(list(query.skills)))
+            filters.append(_has_skills(p.c.search, query.skills))
         if query.min_rating is not None:
             # The average shown (sum / count) at least min_rating, in integers.
             filters += [
@@ -270,7 +284,7 @@ class PostgresSearch:
         if query.status != "all":
             filters.append(j.c.status == query.status)
         if query.skills:
-            filters.append(j.c.skills.contains(list(query.skills)))
+            filters.append(_has_skills(j.c.search, query.skills))
         if query.min_budget is not None:
             filters.append(j.c.budget_cents >= query.min_budget)
         if query.max_budget is not None:

@@ -51,7 +51,7 @@ SearchWords = Annotated[
     Query(
         max_length=200,
         description='Words to find (all of them; "a phrase", `or`, `-word`); '
-        "the last word also matches as a prefix while typing",
+        "a last word ending in `*` matches as a prefix (`electr*`)",
     ),
 ]
 Skills = Annotated[

@@ -31,12 +31,17 @@ CREATE FUNCTION marked_lexemes(doc tsvector, mark text) RETURNS tsvector
     FROM unnest(tsvector_to_array(doc)) AS lexeme
 $$;
 
+-- Also each skill, whole and unstemmed, marked "k:": the skills filter is then one more
+-- lookup in the same GIN scan as the words, which intersects posting lists and skips most of
+-- them, where a separate array index read 230,000 row ids for a common skill (19 ms).
 CREATE FUNCTION search_document(headline text, skills text[], body text) RETURNS tsvector
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT to_tsvector('english', coalesce(headline, '') || ' ' || skills_text(skills) || ' '
                                   || coalesce(body, ''))
         || marked_lexemes(to_tsvector('english', coalesce(headline, '')), 'h')
         || marked_lexemes(to_tsvector('english', skills_text(skills)), 's')
+        || array_to_tsvector(ARRAY(SELECT DISTINCT 'k:' || skill FROM unnest(skills) AS skill
+                                   WHERE skill <> ''))
 $$;
 
 -- Milliseconds since the epoch. extract() on timestamptz is only STABLE (other fields depend
@@ -120,8 +125,6 @@ ALTER TABLE worker_profiles ALTER COLUMN geo_cell SET STATISTICS 1000;
 -- keeps most of the write batching and bounds what a search reads.
 CREATE INDEX worker_profiles_search_idx ON worker_profiles USING gin (search)
     WITH (gin_pending_list_limit = 128);
-CREATE INDEX worker_profiles_skills_idx ON worker_profiles USING gin (skills)
-    WITH (gin_pending_list_limit = 128);
 -- Nearest first (sort=distance): KNN on the sphere. Within a radius: the cell index.
 CREATE INDEX worker_profiles_geo_idx ON worker_profiles USING gist (ll_to_earth(latitude, longitude));
 CREATE INDEX worker_profiles_cell_idx ON worker_profiles (geo_cell);
@@ -148,7 +151,7 @@ ALTER TABLE jobs ALTER COLUMN geo_cell SET STATISTICS 1000;
 -- for an application or a hire, no indexed column changes.
 ALTER TABLE jobs SET (fillfactor = 85);
 CREATE INDEX jobs_search_idx ON jobs USING gin (search) WITH (gin_pending_list_limit = 128);
-ALTER INDEX jobs_skills_idx SET (gin_pending_list_limit = 128);
+DROP INDEX jobs_skills_idx;  -- skills are in the search document now ("k:" lexemes)
 CREATE INDEX jobs_rank_idx ON jobs (status, rank_base DESC, id DESC);
 CREATE INDEX jobs_budget_idx ON jobs (status, budget_cents DESC, id DESC);
 CREATE INDEX jobs_geo_idx ON jobs USING gist (ll_to_earth(latitude, longitude))
@@ -282,7 +285,7 @@ def downgrade() -> None:
         DROP FUNCTION job_client_standing, verification_facts_changed, contract_facts_changed,
             reviews_revealed, refresh_member_facts;
         DROP INDEX jobs_cell_idx, jobs_geo_idx, jobs_budget_idx, jobs_rank_idx;
-        ALTER INDEX jobs_skills_idx RESET (gin_pending_list_limit);
+        CREATE INDEX jobs_skills_idx ON jobs USING gin (skills);
         ALTER TABLE jobs RESET (fillfactor);
         ALTER TABLE jobs DROP COLUMN rank_base, DROP COLUMN geo_cell, DROP COLUMN search, DROP COLUMN client_standing,
             DROP CONSTRAINT jobs_location_whole, DROP COLUMN longitude, DROP COLUMN latitude,

@@ -138,7 +138,8 @@ async def test_text_relevance_headline_then_skills_then_anywhere_and_prefix(
     expected = [in_headline.id, in_skills.id, in_bio.id]
     assert await ids("tiling") == expected
     assert await ids("tiles") == expected  # stemmed: tiles, tiling → tile
-    assert await ids("tiling special") == [in_headline.id]  # the last word as a prefix
+    assert await ids("tiling special*") == [in_headline.id]  # a prefix, as you type
+    assert await ids("tiling special") == []  # without the *, words match whole
     assert await ids("tiling specialist") == [in_headline.id]  # every word must match
     assert await ids('"tiling specialist"') == [in_headline.id]
     assert await ids("tiling -specialist") == [in_skills.id, in_bio.id]
