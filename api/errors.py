@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.errors import Rejection
+from search import SearchTooSlow
 from search.cursors import InvalidCursor
 
 log = logging.getLogger("tempwork.api")
@@ -69,6 +70,12 @@ PROBLEMS: dict[str, tuple[int, str, str]] = {
         "Provider unavailable",
         "A provider (payments, email, SMS, identity checks) did not answer in time. Try again "
         "shortly; nothing was done twice.",
+    ),
+    "search-too-slow": (
+        503,
+        "Search took too long",
+        "The search ran past its time limit and was stopped. Narrow it (more words, a skill, "
+        "a smaller radius) or try again shortly.",
     ),
     "too-many-requests": (
         429,
@@ -281,6 +288,11 @@ def install(app: FastAPI) -> None:
         if exc.status == 429:
             headers = {"Retry-After": str(exc.extra.get("retry_after_seconds", 1))}
         return problem(exc.slug, exc.detail, request.url.path, headers, **exc.extra)
+
+    @app.exception_handler(SearchTooSlow)
+    async def _search_too_slow(request: Request, exc: SearchTooSlow) -> JSONResponse:
+        log.warning("search stopped at its time limit on %s: %s", request.url.path, exc)
+        return problem("search-too-slow", None, request.url.path, headers={"Retry-After": "1"})
 
     @app.exception_handler(InvalidCursor)
     async def _cursor(request: Request, exc: InvalidCursor) -> JSONResponse:

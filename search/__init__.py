@@ -14,6 +14,10 @@ from uuid import UUID
 from models.search import JobHitPage, JobQuery, WorkerPage, WorkerProfilePublic, WorkerQuery
 
 
+class SearchTooSlow(Exception):
+    """The backend stopped a search at its time limit (the API answers 503)."""
+
+
 class SearchBackend(Protocol):
     async def workers(self, query: WorkerQuery) -> WorkerPage:
         """Workers with a profile matching the query, one page in the query's sort order."""

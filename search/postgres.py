@@ -20,10 +20,11 @@ exactly as the great-circle distance does).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -48,7 +50,7 @@ from models.search import (
     WorkerSort,
 )
 from models.tables import JOB_COLUMNS, JOBS, USERS, WORKER_PROFILES
-from search import cursors
+from search import SearchTooSlow, cursors
 
 TEXT_HEADLINE = 3000  # every query word in the headline (title)
 TEXT_SKILLS = 2000  # every query word among the skills
@@ -59,6 +61,7 @@ PROFILE_POINT = 8_640_000
 JOB_POINT = 864_000
 # The four text levels and their points: (headline?, skills?) → points.
 TEXT_LEVELS = ((True, True), (True, False), (False, True), (False, False))
+QUERY_CANCELED = "57014"  # SQLSTATE of a statement stopped by statement_timeout
 VERIFIED = "identity"  # what `verified=true` means: the person's identity document was checked
 
 # A search query is 1 row in 20,000 of the words people type; remembering the last few
@@ -238,7 +241,7 @@ class PostgresSearch:
             filters.append(p.c.hourly_rate_cents <= query.max_rate_cents)
         if query.near:
             filters += _within(query.near, query.radius, p)
-        async with self._engine.connect() as conn:
+        async with _searching(self._engine) as conn:
             text = await self._text(conn, query.q, query.skills)
             top = await _top(conn, p.c.search, p.c.user_id, sort, filters, text, query)
             cards = (
@@ -291,7 +294,7 @@ class PostgresSearch:
             filters.append(j.c.budget_cents <= query.max_budget)
         if query.near:
             filters += _within(query.near, query.radius, j)
-        async with self._engine.connect() as conn:
+        async with _searching(self._engine) as conn:
             text = await self._text(conn, query.q, query.skills)
             top = await _top(conn, j.c.search, j.c.id, sort, filters, text, query)
             hits = sa.select(*_JOB_COLUMNS, _distance(query.near, j).label("distance_m")).where(
@@ -404,6 +407,19 @@ def _levels(
             )
         )
     return levels
+
+
+@contextlib.asynccontextmanager
+async def _searching(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A search connection; a statement PostgreSQL cancelled at the search time limit
+    (``statement_timeout``, SQLSTATE 57014) becomes :class:`search.SearchTooSlow`."""
+    try:
+        async with engine.connect() as conn:
+            yield conn
+    except DBAPIError as err:
+        if getattr(err.orig, "sqlstate", None) == QUERY_CANCELED:
+            raise SearchTooSlow(str(err.orig).splitlines()[0]) from None
+        raise
 
 
 def _distance(point: GeoPoint | None, table: sa.Table) -> ColumnElement[Any]:
