@@ -116,7 +116,7 @@ async def test_profiles_and_jobs_follow_verification_contracts_and_reviews(
 
     # The Contract workflow's projection: offered, accepted 90 minutes later, completed.
     contract_id = uuid.uuid4()
-    state = {"accepted_at": None}
+    state: dict[str, str | None] = {"accepted_at": None}
     async with engine.begin() as conn:
         await conn.execute(
             sa.text(
