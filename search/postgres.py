@@ -1,4 +1,4 @@
-"""Search on PostgreSQL: full-text matching, filters, distance and ranking in one statement.
+"""Search on PostgreSQL: full-text matching, filters, distance and ranking, read from indexes.
 
 Relevance (docs/search.md has the why) is one integer per row:
 
@@ -64,8 +64,8 @@ TEXT_LEVELS = ((True, True), (True, False), (False, True), (False, False))
 QUERY_CANCELED = "57014"  # SQLSTATE of a statement stopped by statement_timeout
 VERIFIED = "identity"  # what `verified=true` means: the person's identity document was checked
 
-# A search query is 1 row in 20,000 of the words people type; remembering the last few
-# thousand conversions saves a round trip on every page after the first.
+# Searches repeat (the next page, the popular words): remembering the last few thousand
+# parsed queries saves the round trip that parses them.
 _TSQUERY_CACHE_SIZE = 4096
 _LEXEME = re.compile(r"'((?:[^']|'')*)'")
 
