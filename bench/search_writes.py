@@ -318,11 +318,14 @@ async def write_cost(
     rounds: int,
     per_round: int,
     make_engine: Callable[[str], AsyncEngine],
+    head_filled: bool = False,
 ) -> dict[str, Any]:
-    """Fills both databases (already migrated), then alternates the workload on them."""
+    """Fills both databases (already migrated; ``head_filled``: the head one already holds
+    ``grow_to(rows)``'s rows), then alternates the workload on them."""
     began = time.perf_counter()
     await fill_before(before_url, data, rows)
-    await grow_to(head_url, data, rows, Loaded())
+    if not head_filled:
+        await grow_to(head_url, data, rows, Loaded())
     filled = time.perf_counter() - began
     workload = Workload(data, rows, per_round)
     engines = {"before": make_engine(before_url), "head": make_engine(head_url)}
