@@ -38,8 +38,8 @@ import json
 import random
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import asdict, dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,6 +70,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results.json"
 COMMON_TOP = 5  # "common" queries draw from this many most common words
 POPULAR_TOP = 200  # paging queries draw from the popular words (they have pages to turn)
+EXPLAIN_OVER_MS = 50.0  # the issue's p95 target: slower classes get their plans explained
 
 
 @dataclass(frozen=True)
@@ -197,11 +198,33 @@ def job_cases(data: SearchData) -> list[Case]:
     ]
 
 
+class Statements:
+    """The SQL an engine sends while ``recording`` (for EXPLAIN of the slowest search)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.recording = False
+        self.sent: list[tuple[str, Any]] = []
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", self._sent)
+
+    def _sent(self, _c: Any, _cur: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if self.recording:
+            self.sent.append((statement, parameters))
+
+    @contextlib.contextmanager
+    def record(self) -> Iterator[list[tuple[str, Any]]]:
+        self.sent, self.recording = [], True
+        try:
+            yield self.sent
+        finally:
+            self.recording = False
+
+
 @dataclass
 class Figures:
     run: Run
     hits: int = 0
     no_page: int = 0  # paging queries whose earlier page had no next_cursor (not timed)
+    slowest: list[tuple[str, Any]] = field(default_factory=list)  # its statements
 
     def summary(self) -> dict[str, Any]:
         if not self.run.samples:
@@ -222,6 +245,7 @@ async def measure_case(
     rng: random.Random,
     count: int,
     seconds: float,
+    statements: Statements | None = None,
 ) -> Figures:
     figures = Figures(Run([], 0.0))
     deadline = time.monotonic() + seconds
@@ -239,9 +263,16 @@ async def measure_case(
         if page is not None and page.next_cursor is None:
             figures.no_page += 1
             continue
-        started = time.perf_counter()
-        result = await search(query)
-        figures.run.samples.append(time.perf_counter() - started)
+        recorder: contextlib.AbstractContextManager[list[tuple[str, Any]]] = (
+            statements.record() if statements else contextlib.nullcontext([])
+        )
+        with recorder as sent:
+            started = time.perf_counter()
+            result = await search(query)
+            elapsed = time.perf_counter() - started
+        if elapsed > max(figures.run.samples, default=0):
+            figures.slowest = list(sent)
+        figures.run.samples.append(elapsed)
         figures.hits += len(result.items)
     figures.run.wall = time.perf_counter() - began
     return figures
@@ -315,9 +346,27 @@ async def floors(
 # --- one size -----------------------------------------------------------------------------
 
 
+async def explain(engine: AsyncEngine, sent: list[tuple[str, Any]]) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of each statement a search sent, plan lines prefixed by the
+    statement's number."""
+    lines: list[str] = []
+    async with autocommit(engine) as conn:
+        for n, (statement, parameters) in enumerate(sent, start=1):
+            rows = await conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+            lines += [f"[{n}] {row[0]}" for row in rows]
+    return lines
+
+
 async def measure_size(
-    engine: AsyncEngine, backend: SearchBackend, data: SearchData, size: int, plan: Plan
+    engine: AsyncEngine,
+    backend: SearchBackend,
+    data: SearchData,
+    size: int,
+    plan: Plan,
+    statements: Statements | None = None,
 ) -> dict[str, Any]:
+    """Every class on both sides, then the floors. A class whose p95 is over the target
+    (``EXPLAIN_OVER_MS``) gets its slowest query's plans (EXPLAIN ANALYZE, run again now)."""
     result: dict[str, Any] = {}
     for side, cases, search in (
         ("workers", worker_cases(data), backend.workers),
@@ -329,8 +378,13 @@ async def measure_size(
         figures = {}
         for case in cases:
             rng = random.Random(f"{plan.seed}/{side}/{case.name}")
-            measured = await measure_case(search, case, rng, plan.queries, plan.seconds)
+            measured = await measure_case(search, case, rng, plan.queries, plan.seconds, statements)
             figures[case.name] = measured.summary()
+            if measured.run.samples and measured.run.p95_ms > EXPLAIN_OVER_MS:
+                plans = await explain(engine, measured.slowest)
+                figures[case.name]["slowest_explained"] = plans
+                print(f"{side} {case.name} at {size:,}: p95 {measured.run.p95_ms:.1f} ms")
+                print("\n".join(plans), flush=True)
         result[side] = figures
         result[f"{side}_floors"] = await floors(engine, data, side, size, plan)
     return result
@@ -417,6 +471,7 @@ async def search_bench(plan: Plan, *, write: bool = True) -> dict[str, Any]:
         try:
             results["server"] = await server_settings(engine)
             backend = postgres_search(engine)
+            statements = Statements(engine)
             loaded = Loaded()
             for size in plan.sizes:
                 seconds = await grow_to(pg.url, data, size, loaded)
@@ -427,7 +482,7 @@ async def search_bench(plan: Plan, *, write: bool = True) -> dict[str, Any]:
                     flush=True,
                 )
                 figures = {"load_seconds": round(seconds, 1), "copy_seconds": copied}
-                figures |= await measure_size(engine, backend, data, size, plan)
+                figures |= await measure_size(engine, backend, data, size, plan, statements)
                 results["sizes"][str(size)] = figures
                 print(table(size, figures), flush=True)
                 if write and size == plan.write_rows:
