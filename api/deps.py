@@ -20,6 +20,7 @@ from models.common import Actor, Role
 from models.tables import USERS
 from models.text import Text
 from models.users import UserPublic
+from search import SearchBackend
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
@@ -44,7 +45,13 @@ async def get_temporal(request: Request) -> Client:
     return client
 
 
+async def get_search(request: Request) -> SearchBackend:
+    backend: SearchBackend = request.app.state.search
+    return backend
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SearchDep = Annotated[SearchBackend, Depends(get_search)]
 EngineDep = Annotated[AsyncEngine, Depends(get_engine)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 IdempotencyKey = Annotated[

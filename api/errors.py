@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from models.errors import Rejection
+from search.cursors import InvalidCursor
 
 log = logging.getLogger("tempwork.api")
 
@@ -280,6 +281,10 @@ def install(app: FastAPI) -> None:
         if exc.status == 429:
             headers = {"Retry-After": str(exc.extra.get("retry_after_seconds", 1))}
         return problem(exc.slug, exc.detail, request.url.path, headers, **exc.extra)
+
+    @app.exception_handler(InvalidCursor)
+    async def _cursor(request: Request, exc: InvalidCursor) -> JSONResponse:
+        return problem("validation-error", str(exc), request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

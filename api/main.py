@@ -23,15 +23,17 @@ from api.routes import (
     health,
     jobs,
     payout_accounts,
+    profiles,
     support,
     users,
     verifications,
 )
 from api.webhooks import router as webhooks_router
-from core.db import create_engine
+from core.db import create_engine, create_search_engine
 from core.rate_limits import RateLimits
 from core.settings import Settings, get_settings
 from core.temporal import connect
+from search.postgres import PostgresSearch
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,6 +44,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Created once per process and shared by every request.
         app.state.settings = settings
         app.state.engine = create_engine(settings)
+        search_engine = create_search_engine(settings)
+        app.state.search = PostgresSearch(search_engine)
         app.state.rate_limits = RateLimits(app.state.engine)
         app.state.temporal = await connect(settings)
         app.state.stripe = stripe_client(settings)
@@ -51,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.checks.aclose()
             await app.state.engine.dispose()
+            await search_engine.dispose()
 
     app = FastAPI(
         title="Tempwork API",
@@ -84,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth.router,
         users.router,
         jobs.router,
+        profiles.router,
         contracts.router,
         payout_accounts.router,
         verifications.router,

@@ -26,6 +26,21 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
+def create_search_engine(settings: Settings) -> AsyncEngine:
+    """Search's own pool: statements planned with their own words (never prepared), in
+    autocommit (reads only), cancelled by PostgreSQL past the search timeout."""
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.search_pool_size,
+        max_overflow=settings.search_pool_size,
+        isolation_level="AUTOCOMMIT",
+        connect_args={
+            "prepare_threshold": None,
+            "options": f"-c statement_timeout={settings.search_statement_timeout_ms}",
+        },
+    )
+
+
 _AUTOCOMMIT: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
 
 

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     # Turn off behind PgBouncer in transaction mode: a prepared statement belongs to one
     # server connection (deploy/SCALING.md).
     database_prepared_statements: bool = True
+    # Search has its own small pool (a burst of searches never takes the connections that
+    # commands and webhooks need) whose statements are never prepared (search/postgres.py
+    # says why) and give up after the timeout instead of holding a connection.
+    search_pool_size: int = Field(default=5, ge=1, le=100)
+    search_statement_timeout_ms: int = Field(default=3_000, ge=100, le=600_000)
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "tempwork"

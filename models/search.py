@@ -144,7 +144,15 @@ class JobQuery(_Query):
     min_budget: int | None = Field(default=None, ge=0, le=MAX_CENTS)
     max_budget: int | None = Field(default=None, ge=0, le=MAX_CENTS)
     status: Literal["open", "closed", "all"] = "open"
-    sort: JobSort = JobSort.RELEVANCE
+    sort: JobSort | None = Field(
+        default=None, description="Default: relevance when there are words, else newest"
+    )
+
+    @property
+    def order(self) -> JobSort:
+        if self.sort is not None:
+            return self.sort
+        return JobSort.RELEVANCE if self.q and self.q.strip() else JobSort.NEWEST
 
 
 class WorkerPage(BaseModel):

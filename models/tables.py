@@ -92,7 +92,7 @@ class Job(SQLModel, table=True):
     # relevance, both computed by PostgreSQL.
     search: str | None = _generated(pg.TSVECTOR, "search_document(title, skills, description)")
     rank_base: int | None = _generated(
-        sa.BigInteger, "client_standing + epoch_seconds(created_at) / 864"
+        sa.BigInteger, "client_standing::bigint * 864000 + epoch_ms(created_at)"
     )
 
 
@@ -128,7 +128,8 @@ class WorkerProfile(SQLModel, table=True):
     rating_milli: int | None = _generated(sa.Integer, "rating_milli(rating_count, rating_sum)")
     rank_base: int | None = _generated(
         sa.BigInteger,
-        "member_standing(verified_steps, rating_count, rating_sum) + epoch_seconds(active_at) / 8640",
+        "member_standing(verified_steps, rating_count, rating_sum)::bigint * 8640000"
+        " + epoch_ms(active_at)",
     )
 
 

@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import StringConstraints
 from temporalio.client import WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
@@ -18,6 +17,7 @@ from api.deps import (
     CurrentUser,
     EngineDep,
     IdempotencyKey,
+    SearchDep,
     SettingsDep,
     TemporalDep,
     WorkerUser,
@@ -25,7 +25,8 @@ from api.deps import (
 )
 from api.errors import Forbidden, NotFound, workflow_errors
 from api.idempotency import derived_id, run_once
-from api.pagination import Cursor, decode_cursor, encode_cursor
+from api.pagination import Cursor
+from api.routes.profiles import Near, Radius, SearchWords, Skills, point, search_query, skills_list
 from core.db import autocommit
 from core.settings import Settings
 from models.common import Role
@@ -41,14 +42,13 @@ from models.jobs import (
     HireRequest,
     HireResult,
     JobCreate,
-    JobPage,
     JobPostingInput,
     JobPostingState,
     JobPublic,
 )
 from models.money import MAX_CENTS, format_cents
+from models.search import JobHitPage, JobQuery, JobSort
 from models.tables import APPLICATIONS, JOBS
-from models.text import Text
 from workflows.job_posting import JobPostingWorkflow, job_workflow_id
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -105,47 +105,39 @@ async def post_job(
     return await run_once(engine, request, user.id, key, body, 201, publish)
 
 
-@router.get("", response_model=JobPage)
+@router.get("", response_model=JobHitPage)
 async def search_jobs(
-    engine: EngineDep,
-    q: Annotated[Text | None, Query(max_length=200, description="Full-text search")] = None,
-    skills: Annotated[
-        list[Annotated[Text, StringConstraints(max_length=200)]] | None,
-        Query(max_length=30, description="All of these skills (repeat, or comma-separate)"),
-    ] = None,
+    search: SearchDep,
+    q: SearchWords = None,
+    skills: Skills = None,
     min_budget: Annotated[int | None, Query(ge=0, le=MAX_CENTS)] = None,
     max_budget: Annotated[int | None, Query(ge=0, le=MAX_CENTS)] = None,
     status: Literal["open", "closed", "all"] = "open",
+    near: Near = None,
+    radius_km: Radius = None,
+    sort: Annotated[
+        JobSort | None, Query(description="Default: relevance with words, else newest")
+    ] = None,
     cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> JobPage:
-    """Public job search: Postgres full-text search (GIN index) plus filters, newest first."""
-    query = (
-        sa.select(*JOB_COLUMNS)
-        .order_by(JOBS.c.created_at.desc(), JOBS.c.id.desc())
-        .limit(limit + 1)
+) -> JobHitPage:
+    """Public job search: words, skills, budget, distance from a point (on-site jobs with a
+    location); relevance (docs/search.md has the formula), newest or biggest budget first.
+    Pages with `next_cursor`; every job appears once."""
+    query: JobQuery = search_query(
+        JobQuery,
+        q=q,
+        skills=skills_list(skills),
+        min_budget=min_budget,
+        max_budget=max_budget,
+        status=status,
+        near=point(near),
+        radius_km=radius_km,
+        sort=sort,
+        cursor=cursor,
+        limit=limit,
     )
-    if q and q.strip():
-        query = query.where(JOBS.c.search.op("@@")(sa.func.websearch_to_tsquery("english", q)))
-    if skills:
-        wanted = [s.strip().lower() for item in skills for s in item.split(",") if s.strip()]
-        query = query.where(JOBS.c.skills.contains(wanted))
-    if min_budget is not None:
-        query = query.where(JOBS.c.budget_cents >= min_budget)
-    if max_budget is not None:
-        query = query.where(JOBS.c.budget_cents <= max_budget)
-    if status != "all":
-        query = query.where(JOBS.c.status == status)
-    if cursor:
-        created_at, job_id = decode_cursor(cursor)
-        query = query.where(sa.tuple_(JOBS.c.created_at, JOBS.c.id) < sa.tuple_(created_at, job_id))
-    async with autocommit(engine) as conn:
-        rows = [dict(r) for r in (await conn.execute(query)).mappings()]
-    items = [JobPublic.from_row(r) for r in rows[:limit]]
-    more = len(rows) > limit
-    return JobPage(
-        items=items, next_cursor=encode_cursor(items[-1].created_at, items[-1].id) if more else None
-    )
+    return await search.jobs(query)
 
 
 @router.get("/{job_id}", response_model=JobPublic)

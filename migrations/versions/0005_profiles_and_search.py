@@ -39,10 +39,12 @@ CREATE FUNCTION search_document(headline text, skills text[], body text) RETURNS
         || marked_lexemes(to_tsvector('english', skills_text(skills)), 's')
 $$;
 
--- Seconds since the epoch. extract() on timestamptz is only STABLE (other fields depend on
--- the time zone); the epoch does not, and generated columns need IMMUTABLE.
-CREATE FUNCTION epoch_seconds(t timestamptz) RETURNS bigint
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$ SELECT floor(extract(epoch FROM t))::bigint $$;
+-- Milliseconds since the epoch. extract() on timestamptz is only STABLE (other fields depend
+-- on the time zone); the epoch does not, and generated columns need IMMUTABLE.
+CREATE FUNCTION epoch_ms(t timestamptz) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
+    SELECT floor(extract(epoch FROM t) * 1000)::bigint
+$$;
 
 -- Reviews as a Bayesian average in thousandths of a star: three imaginary 4-star reviews
 -- first, so one 5-star review does not outrank two hundred 4.9s.
@@ -91,10 +93,12 @@ CREATE TABLE worker_profiles (
     updated_at timestamptz NOT NULL DEFAULT now(),
     search tsvector GENERATED ALWAYS AS (search_document(headline, skills, bio)) STORED,
     rating_milli integer GENERATED ALWAYS AS (rating_milli(rating_count, rating_sum)) STORED,
-    -- Standing plus recency: 10 points per day of activity. Linear in time, so the order it
-    -- gives never changes as the clock moves and a stored index can serve it.
+    -- Standing plus recency, 10 points per day of activity, in milliseconds of activity
+    -- (1 point = 8,640,000 ms) so that ties are rare. Linear in time, so the order it gives
+    -- never changes as the clock moves and a stored index can serve it.
     rank_base bigint GENERATED ALWAYS AS (
-        member_standing(verified_steps, rating_count, rating_sum) + epoch_seconds(active_at) / 8640
+        member_standing(verified_steps, rating_count, rating_sum)::bigint * 8640000
+        + epoch_ms(active_at)
     ) STORED
 );
 ALTER TABLE worker_profiles ALTER COLUMN search SET STATISTICS 1000;
@@ -105,7 +109,8 @@ CREATE INDEX worker_profiles_rank_idx ON worker_profiles (rank_base DESC, user_i
 CREATE INDEX worker_profiles_rating_idx ON worker_profiles (rating_milli DESC, user_id DESC);
 
 -- Jobs: where on-site work happens, the client's standing, and the same ranking scheme with
--- 100 points per day of recency (jobs live 30 days; freshness matters more than for people).
+-- 100 points per day of recency (jobs live 30 days; freshness matters more than for people):
+-- 1 point = 864,000 ms.
 ALTER TABLE jobs ADD COLUMN city text;
 ALTER TABLE jobs ADD COLUMN latitude double precision CHECK (latitude BETWEEN -90 AND 90);
 ALTER TABLE jobs ADD COLUMN longitude double precision CHECK (longitude BETWEEN -180 AND 180);
@@ -115,7 +120,7 @@ ALTER TABLE jobs DROP COLUMN search;
 ALTER TABLE jobs ADD COLUMN search tsvector
     GENERATED ALWAYS AS (search_document(title, skills, description)) STORED;
 ALTER TABLE jobs ADD COLUMN rank_base bigint
-    GENERATED ALWAYS AS (client_standing + epoch_seconds(created_at) / 864) STORED;
+    GENERATED ALWAYS AS (client_standing::bigint * 864000 + epoch_ms(created_at)) STORED;
 ALTER TABLE jobs ALTER COLUMN search SET STATISTICS 1000;
 -- Room on each page for the projection's updates to stay HOT (no index touched) when, as
 -- for an application or a hire, no indexed column changes.
@@ -160,9 +165,8 @@ BEGIN
     FROM (
         SELECT count(*) FILTER (WHERE stage = 'completed')::integer AS completed,
                (percentile_disc(0.5) WITHIN GROUP (
-                    ORDER BY epoch_seconds((state->>'accepted_at')::timestamptz)
-                             - epoch_seconds(created_at))
-                FILTER (WHERE state->>'accepted_at' IS NOT NULL) / 60)::integer
+                    ORDER BY epoch_ms((state->>'accepted_at')::timestamptz) - epoch_ms(created_at))
+                FILTER (WHERE state->>'accepted_at' IS NOT NULL) / 60000)::integer
                    AS response_minutes
         FROM contracts WHERE worker_id = uid
     ) f
@@ -197,6 +201,8 @@ CREATE TRIGGER reviews_revealed AFTER UPDATE ON reviews
 CREATE FUNCTION contract_facts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM refresh_member_facts(NEW.worker_id);
+    -- Taking on and finishing work is activity, as much as editing the profile is.
+    UPDATE worker_profiles SET active_at = greatest(active_at, now()) WHERE user_id = NEW.worker_id;
     RETURN NULL;
 END
 $$;
@@ -217,8 +223,8 @@ CREATE TRIGGER verification_facts_changed AFTER UPDATE OF verified_steps ON user
     EXECUTE FUNCTION verification_facts_changed();
 
 -- A new job starts with its client's standing (later changes come from refresh_member_facts).
--- BEFORE INSERT runs for every projection write (ON CONFLICT decides after it), hence only a
--- primary-key read, and only for rows that do not say it yet.
+-- BEFORE INSERT runs for every projection write (ON CONFLICT decides after it, and the
+-- upsert's update leaves client_standing alone), hence nothing but a primary-key read.
 CREATE FUNCTION job_client_standing() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     SELECT member_standing(verified_steps, rating_count, rating_sum) INTO NEW.client_standing
@@ -264,7 +270,7 @@ def downgrade() -> None:
         CREATE INDEX jobs_search_idx ON jobs USING gin (search);
         DROP TABLE worker_profiles;
         ALTER TABLE users DROP COLUMN rating_sum, DROP COLUMN rating_count;
-        DROP FUNCTION member_standing, rating_milli, epoch_seconds, search_document,
+        DROP FUNCTION member_standing, rating_milli, epoch_ms, search_document,
             marked_lexemes;
         """
     )

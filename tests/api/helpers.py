@@ -47,6 +47,26 @@ async def post_job(client: Person, **overrides: Any) -> dict[str, Any]:
     return dict(response.json())
 
 
+PROFILE: dict[str, Any] = {
+    "headline": "Licensed plumber, emergency repairs",
+    "bio": "Twenty years of leaks, boilers and bathrooms.",
+    "skills": ["plumbing", "heating"],
+    "hourly_rate_cents": 6_500,
+    "service_area": {
+        "city": "Oakland",
+        "latitude": 37.8044,
+        "longitude": -122.2712,
+        "radius_km": 25,
+    },
+}
+
+
+async def put_profile(worker: Person, **overrides: Any) -> dict[str, Any]:
+    response = await worker.put("/v1/me/profile", PROFILE | overrides)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
 async def apply(worker: Person, job_id: str) -> dict[str, Any]:
     response = await worker.post(
         f"/v1/jobs/{job_id}/applications", {"cover_letter": "I bake and code."}

@@ -38,7 +38,16 @@ import httpx
 from fastapi.routing import iter_route_contexts
 
 from models.common import Role
-from tests.api.helpers import STAFF_PASSWORD, apply, fund, hire, post_job, staff
+from tests.api.helpers import (
+    PROFILE,
+    STAFF_PASSWORD,
+    apply,
+    fund,
+    hire,
+    post_job,
+    put_profile,
+    staff,
+)
 from tests.api.test_contracts import connect_payout_account
 from tests.conftest import (
     PASSWORD,
@@ -64,6 +73,7 @@ class On(StrEnum):
     SLUG = "a problem type"
     CREDENTIALS = "an email and password"  # own: the caller's; else someone's, wrong password
     USER = "a person"
+    PROFILE = "a worker with a profile"
     CONSIDERED = "a worker whose background report waits for support"
     JOB = "a job with an application"
     APPLICATION = "an application"
@@ -188,6 +198,11 @@ MATRIX: dict[str, Rule] = {
     "GET /v1/me/notification-preferences": signed_in(200),
     "PUT /v1/me/notification-preferences": signed_in(200, send=body({"email": True, "sms": True})),
     "GET /v1/users/{user_id}/reviews": everyone(200, on=On.USER),  # revealed reviews are public
+    # --- worker profiles and finding workers (A's worker has a profile) ---------------------
+    "PUT /v1/me/profile": Rule(401, 403, 200, 403, 403, send=body(PROFILE)),
+    "GET /v1/me/profile": Rule(401, 403, 200, 403, 403),
+    "GET /v1/workers": signed_in(200),
+    "GET /v1/workers/{user_id}": signed_in(200, on=On.PROFILE),
     # --- jobs and applications -----------------------------------------------------------
     "POST /v1/jobs": Rule(
         401,
@@ -386,7 +401,7 @@ class World:
         """The resource a refused (or harmless) call points at."""
         if on in (On.JOB, On.APPLICATION):
             return self.job
-        if on in (On.USER, On.CONSIDERED):
+        if on in (On.USER, On.PROFILE, On.CONSIDERED):
             return {"user_id": self.worker.id}
         if on is On.CREDENTIALS:
             return {"email": self.client.email}
@@ -407,6 +422,7 @@ async def build_world(http: ApiClient, *, with_completed_contract: bool) -> Worl
     )
     world = World(http, client, worker)
     world.private |= {client.email, worker.email}
+    await put_profile(worker)
     if with_completed_contract:
         await connect_payout_account(http, worker)
     world.job = await world.application()
