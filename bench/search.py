@@ -33,15 +33,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import json
 import random
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -53,18 +53,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from bench.load import Run
 from bench.search_data import Loaded, SearchData, city_centre, grow_to, query_words
 from bench.search_writes import write_cost
-from core.db import autocommit
+from core.db import autocommit, create_search_engine
+from core.settings import Settings
 from devstack.postgres import EmbeddedPostgres
 from devstack.processes import free_port
-from models.search import (
-    GeoPoint,
-    JobHitPage,
-    JobQuery,
-    JobSort,
-    WorkerPage,
-    WorkerQuery,
-    WorkerSort,
-)
+from models.search import GeoPoint, JobQuery, JobSort, WorkerQuery, WorkerSort
+from search import SearchBackend
+from search.postgres import PostgresSearch
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -98,17 +93,19 @@ QUICK = Plan(
 )
 
 
-class SearchBackend(Protocol):
-    async def workers(self, query: WorkerQuery) -> WorkerPage: ...
+def search_engine(database_url: str) -> AsyncEngine:
+    """The engine the API searches with (``core.db.create_search_engine``: its own pool,
+    nothing prepared, autocommit, the statement timeout), with default settings."""
+    required = {name: "x" * 32 for name, f in Settings.model_fields.items() if f.is_required()}
+    return create_search_engine(Settings.model_validate(required | {"database_url": database_url}))
 
-    async def jobs(self, query: JobQuery) -> JobHitPage: ...
 
-
-def postgres_search(engine: AsyncEngine) -> SearchBackend:
-    # Imported when used: bench.search loads without it (its tests and --help).
-    module = importlib.import_module("search.postgres")
-    backend: SearchBackend = module.PostgresSearch(engine)
-    return backend
+def floor_engine(database_url: str) -> AsyncEngine:
+    """The search engine's connections without its statement timeout, which the naive
+    ranking would overrun at 500,000 rows (the point of measuring it)."""
+    return create_async_engine(
+        database_url, isolation_level="AUTOCOMMIT", connect_args={"prepare_threshold": None}
+    )
 
 
 # --- queries ------------------------------------------------------------------------------
@@ -307,10 +304,21 @@ PK_READ = {
 }
 
 
+@dataclass(frozen=True)
+class Engines:
+    search: AsyncEngine  # the API's search engine: searches and the primary-key floor
+    floor: AsyncEngine  # the same without the statement timeout: naive ranking, EXPLAIN
+
+    async def dispose(self) -> None:
+        await self.search.dispose()
+        await self.floor.dispose()
+
+
 async def floors(
-    engine: AsyncEngine, data: SearchData, side: str, size: int, plan: Plan
+    engines: Engines, data: SearchData, side: str, size: int, plan: Plan
 ) -> dict[str, Any]:
     async def statement(stmt: sa.TextClause, params: dict[str, Any]) -> int:
+        engine = engines.search if stmt is PK_READ[side] else engines.floor
         async with autocommit(engine) as conn:
             return len((await conn.execute(stmt, params)).all())
 
@@ -326,7 +334,7 @@ async def floors(
     out: dict[str, Any] = {}
     for name, (stmt, params) in cases.items():
         rng = random.Random(f"{plan.seed}/floor/{side}/{name}/{size}")
-        for _ in range(min(plan.warmup, 3)):
+        for _ in range(min(plan.warmup, 1 if name.startswith("naive") else 10)):
             await statement(stmt, params(rng))
         figures = Figures(Run([], 0.0))
         deadline = time.monotonic() + plan.seconds
@@ -358,7 +366,7 @@ async def explain(engine: AsyncEngine, sent: list[tuple[str, Any]]) -> list[str]
 
 
 async def measure_size(
-    engine: AsyncEngine,
+    engines: Engines,
     backend: SearchBackend,
     data: SearchData,
     size: int,
@@ -381,12 +389,12 @@ async def measure_size(
             measured = await measure_case(search, case, rng, plan.queries, plan.seconds, statements)
             figures[case.name] = measured.summary()
             if measured.run.samples and measured.run.p95_ms > EXPLAIN_OVER_MS:
-                plans = await explain(engine, measured.slowest)
+                plans = await explain(engines.floor, measured.slowest)
                 figures[case.name]["slowest_explained"] = plans
                 print(f"{side} {case.name} at {size:,}: p95 {measured.run.p95_ms:.1f} ms")
                 print("\n".join(plans), flush=True)
         result[side] = figures
-        result[f"{side}_floors"] = await floors(engine, data, side, size, plan)
+        result[f"{side}_floors"] = await floors(engines, data, side, size, plan)
     return result
 
 
@@ -464,14 +472,18 @@ async def search_bench(plan: Plan, *, write: bool = True) -> dict[str, Any]:
     hundred closed jobs and completed contracts change nothing the larger sizes measure."""
     began = time.perf_counter()
     data = SearchData(seed=plan.seed, clients=plan.clients)
-    results: dict[str, Any] = {"plan": asdict(plan), "sizes": {}}
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "plan": asdict(plan),
+        "sizes": {},
+    }
     async with scratch_postgres() as pg:
         await asyncio.to_thread(migrate, pg.url)
-        engine = create_async_engine(pg.url)
+        engines = Engines(search_engine(pg.url), floor_engine(pg.url))
         try:
-            results["server"] = await server_settings(engine)
-            backend = postgres_search(engine)
-            statements = Statements(engine)
+            results["server"] = await server_settings(engines.floor)
+            backend = PostgresSearch(engines.search)
+            statements = Statements(engines.search)
             loaded = Loaded()
             for size in plan.sizes:
                 seconds = await grow_to(pg.url, data, size, loaded)
@@ -482,7 +494,7 @@ async def search_bench(plan: Plan, *, write: bool = True) -> dict[str, Any]:
                     flush=True,
                 )
                 figures = {"load_seconds": round(seconds, 1), "copy_seconds": copied}
-                figures |= await measure_size(engine, backend, data, size, plan, statements)
+                figures |= await measure_size(engines, backend, data, size, plan, statements)
                 results["sizes"][str(size)] = figures
                 print(table(size, figures), flush=True)
                 if write and size == plan.write_rows:
@@ -492,7 +504,7 @@ async def search_bench(plan: Plan, *, write: bool = True) -> dict[str, Any]:
                 await asyncio.to_thread(migrate, head, "head")
                 results["write_cost"] = await measure_writes(pg.url, data, plan, head)
         finally:
-            await engine.dispose()
+            await engines.dispose()
     results["wall_seconds"] = round(time.perf_counter() - began, 1)
     return results
 
