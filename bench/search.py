@@ -48,6 +48,7 @@ from alembic import command
 from alembic.config import Config
 from pydantic import BaseModel
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.load import Run
@@ -65,6 +66,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results.json"
 COMMON_TOP = 5  # "common" queries draw from this many most common words
 POPULAR_TOP = 200  # paging queries draw from the popular words (they have pages to turn)
+QUERY_CANCELED = "57014"  # SQLSTATE of a statement stopped by statement_timeout
 EXPLAIN_OVER_MS = 50.0  # the issue's p95 target: slower classes get their plans explained
 
 
@@ -221,6 +223,7 @@ class Figures:
     run: Run
     hits: int = 0
     no_page: int = 0  # paging queries whose earlier page had no next_cursor (not timed)
+    timeouts: int = 0  # searches PostgreSQL cancelled at the search statement timeout
     slowest: list[tuple[str, Any]] = field(default_factory=list)  # its statements
 
     def summary(self) -> dict[str, Any]:
@@ -233,6 +236,7 @@ class Figures:
             "count": self.run.count,
             "mean_hits": round(self.hits / self.run.count, 1),
             **({"no_page": self.no_page} if self.no_page else {}),
+            **({"timeouts": self.timeouts} if self.timeouts else {}),
         }
 
 
@@ -265,12 +269,18 @@ async def measure_case(
         )
         with recorder as sent:
             started = time.perf_counter()
-            result = await search(query)
+            try:
+                figures.hits += len((await search(query)).items)
+            except DBAPIError as err:
+                # Cancelled at the search engine's statement timeout: the person waited
+                # this long for an error, so it counts as a sample (and as a timeout).
+                if getattr(err.orig, "sqlstate", None) != QUERY_CANCELED:
+                    raise
+                figures.timeouts += 1
             elapsed = time.perf_counter() - started
         if elapsed > max(figures.run.samples, default=0):
             figures.slowest = list(sent)
         figures.run.samples.append(elapsed)
-        figures.hits += len(result.items)
     figures.run.wall = time.perf_counter() - began
     return figures
 
@@ -414,6 +424,7 @@ def table(size: int, figures: dict[str, Any]) -> str:
             lines.append(
                 f"  {name:<22}{f['p50']:>9.2f}{f['p95']:>9.2f}{f['p99']:>9.2f}"
                 f"{f['count']:>6}{f['mean_hits']:>7.1f}"
+                + (f"  ({f['timeouts']} timed out)" if f.get("timeouts") else "")
             )
     return "\n".join(lines)
 
@@ -464,7 +475,12 @@ async def server_settings(engine: AsyncEngine) -> dict[str, str]:
         return {str(name): str(value) for name, value in rows.all()}
 
 
-async def search_bench(plan: Plan, *, write: bool = True) -> dict[str, Any]:
+async def search_bench(
+    plan: Plan,
+    *,
+    write: bool = True,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
     """The whole measurement on a fresh server; the ``search`` section of results.json.
 
     The write cost runs right after the size equal to ``plan.write_rows`` is measured, with
@@ -497,6 +513,8 @@ async def search_bench(plan: Plan, *, write: bool = True) -> dict[str, Any]:
                 figures |= await measure_size(engines, backend, data, size, plan, statements)
                 results["sizes"][str(size)] = figures
                 print(table(size, figures), flush=True)
+                if progress:
+                    progress(results)
                 if write and size == plan.write_rows:
                     results["write_cost"] = await measure_writes(pg.url, data, plan, pg.url)
             if write and "write_cost" not in results:
@@ -553,7 +571,13 @@ def main() -> None:
         plan = Plan(**{**asdict(plan), "sizes": tuple(int(s) for s in a.sizes.split(","))})
     if a.queries:
         plan = Plan(**{**asdict(plan), "queries": a.queries})
-    results = asyncio.run(search_bench(plan, write=not a.no_writes))
+    out = a.out
+
+    def progress(partial: dict[str, Any]) -> None:  # a long run keeps what it measured
+        if out:
+            merge_into(out, partial)
+
+    results = asyncio.run(search_bench(plan, write=not a.no_writes, progress=progress))
     if a.out:
         merge_into(a.out, results)
         print(f"wrote {a.out} ({results['wall_seconds']} s)")
