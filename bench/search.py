@@ -18,12 +18,19 @@ bench.load.Run), the count, and the mean number of hits per page:
 - ``page_2``, ``page_3``: the next pages of a popular word's results through
   ``next_cursor`` (earlier pages fetched untimed).
 
-Floors, on the same engine in the same run: ``pk_read`` (one row by primary key: the fixed
-cost of a query round trip) and ``naive_single``/``naive_common`` (``ts_rank`` over every
-match of ``websearch_to_tsquery('english', q)`` on the ``search`` column, ``ORDER BY rank
-DESC LIMIT 20``: the design the issue rejects). Then ``write_cost`` (bench/search_writes.py).
+Searches go through the API's own search engine (``core.db.create_search_engine``, default
+settings: nothing prepared, autocommit, a 3 s statement timeout; a search cancelled by it
+counts as a sample of the time it took and as a ``timeouts``). A class whose p95 is over
+50 ms gets its slowest query's statements EXPLAIN ANALYZEd into the output.
 
-    python -m bench.search                              # 10k, 100k, 500k (about 15 minutes)
+Floors, in the same run on the same server: ``pk_read`` (one row by primary key on the search
+engine: the fixed cost of a query round trip) and ``naive_single``/``naive_common``
+(``ts_rank`` over every match of ``websearch_to_tsquery('english', q)`` on the ``search``
+column, ``ORDER BY rank DESC LIMIT 20``: the design the issue rejects; same connection
+settings without the timeout, which it would overrun). Then ``write_cost``
+(bench/search_writes.py).
+
+    python -m bench.search --out --plans plans.txt      # 10k, 100k, 500k (17 min on 2 cores)
     python -m bench.search --sizes 10000,100000
     python -m bench.search --quick                      # tiny sizes, a few queries
 """
@@ -382,9 +389,11 @@ async def measure_size(
     size: int,
     plan: Plan,
     statements: Statements | None = None,
+    plans: list[str] | None = None,
 ) -> dict[str, Any]:
     """Every class on both sides, then the floors. A class whose p95 is over the target
-    (``EXPLAIN_OVER_MS``) gets its slowest query's plans (EXPLAIN ANALYZE, run again now)."""
+    (``EXPLAIN_OVER_MS``) gets its slowest query's plans (EXPLAIN ANALYZE, run again now),
+    printed and added to ``plans`` (they are too long for results.json)."""
     result: dict[str, Any] = {}
     for side, cases, search in (
         ("workers", worker_cases(data), backend.workers),
@@ -399,10 +408,12 @@ async def measure_size(
             measured = await measure_case(search, case, rng, plan.queries, plan.seconds, statements)
             figures[case.name] = measured.summary()
             if measured.run.samples and measured.run.p95_ms > EXPLAIN_OVER_MS:
-                plans = await explain(engines.floor, measured.slowest)
-                figures[case.name]["slowest_explained"] = plans
-                print(f"{side} {case.name} at {size:,}: p95 {measured.run.p95_ms:.1f} ms")
-                print("\n".join(plans), flush=True)
+                title = f"{side} {case.name} at {size:,}: p95 {measured.run.p95_ms:.1f} ms"
+                explained = [title, *await explain(engines.floor, measured.slowest)]
+                figures[case.name]["explained"] = True
+                print("\n".join(explained), flush=True)
+                if plans is not None:
+                    plans += explained
         result[side] = figures
         result[f"{side}_floors"] = await floors(engines, data, side, size, plan)
     return result
@@ -480,6 +491,7 @@ async def search_bench(
     *,
     write: bool = True,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    plans: list[str] | None = None,
 ) -> dict[str, Any]:
     """The whole measurement on a fresh server; the ``search`` section of results.json.
 
@@ -510,7 +522,7 @@ async def search_bench(
                     flush=True,
                 )
                 figures = {"load_seconds": round(seconds, 1), "copy_seconds": copied}
-                figures |= await measure_size(engines, backend, data, size, plan, statements)
+                figures |= await measure_size(engines, backend, data, size, plan, statements, plans)
                 results["sizes"][str(size)] = figures
                 print(table(size, figures), flush=True)
                 if progress:
@@ -563,7 +575,14 @@ def main() -> None:
     args.add_argument("--queries", type=int, help="queries per class and size")
     args.add_argument("--no-writes", action="store_true", help="skip the write-cost part")
     args.add_argument(
-        "--out", type=Path, help="merge the figures into this results.json under 'search'"
+        "--out",
+        type=Path,
+        nargs="?",
+        const=RESULTS,
+        help=f"merge the figures under 'search' into this file (default {RESULTS.name})",
+    )
+    args.add_argument(
+        "--plans", type=Path, help="write the EXPLAIN ANALYZE of slow classes to this file"
     )
     a = args.parse_args()
     plan = QUICK if a.quick else Plan()
@@ -577,7 +596,14 @@ def main() -> None:
         if out:
             merge_into(out, partial)
 
-    results = asyncio.run(search_bench(plan, write=not a.no_writes, progress=progress))
+    plans: list[str] = []
+    try:
+        results = asyncio.run(
+            search_bench(plan, write=not a.no_writes, progress=progress, plans=plans)
+        )
+    finally:
+        if a.plans:
+            a.plans.write_text("\n".join(plans) + "\n")
     if a.out:
         merge_into(a.out, results)
         print(f"wrote {a.out} ({results['wall_seconds']} s)")
