@@ -5,7 +5,10 @@ API — on free ports, throwaway data) and measures over HTTP what users do, eac
 *floor*: the same work done by bare Temporal or a bare ASGI app with none of the product
 (bench/floors.py), measured in the same run. Project and floor runs alternate (A, B, A, B) so
 noise on this shared machine hits both. Then the scale-out figures (1 → 2 worker processes,
-1 → 2 API processes). The open-workflows measurement is ``make bench-open``.
+1 → 2 API processes). Then search (bench/search.py: latency per query class at 10k and 100k
+profiles and jobs beside its floors, and the projection write cost of keeping it fresh) on
+its own PostgreSQL after the stack has stopped. The open-workflows measurement is
+``make bench-open``.
 
 Prints a table and writes ``bench/results.json``: per figure ``{"project", "floor", "ratio",
 "unit", "target"}`` plus ``machine`` and ``date``. Bounded in count and time.
@@ -48,6 +51,9 @@ from bench.floors import (
     update_floor,
 )
 from bench.load import Run, load
+from bench.search import QUICK as SEARCH_QUICK
+from bench.search import Plan as SearchPlan
+from bench.search import search_bench
 from devstack.processes import free_port
 from devstack.stack import Ports, Stack, new_secrets
 from devstack.verify import verify
@@ -67,6 +73,13 @@ class Counts:
     scale_lifecycles: int = 40
     # 0: not part of make bench (20,000 take longer than its budget: make bench-open).
     open_workflows: int = 0
+    # Search at 10k and 100k profiles and jobs (about 4 minutes; the 500k figures take
+    # `python -m bench.search`, about 15), then the projection write cost at 100k.
+    search: SearchPlan | None = field(
+        default_factory=lambda: SearchPlan(
+            sizes=(10_000, 100_000), queries=150, seconds=8.0, warmup=5, write_per_round=60
+        )
+    )
 
 
 QUICK = Counts(
@@ -79,6 +92,7 @@ QUICK = Counts(
     updates=60,
     scale_lifecycles=10,
     open_workflows=0,
+    search=SEARCH_QUICK,
 )
 
 
@@ -633,6 +647,9 @@ async def run(counts: Counts, profile: Path | None, out: Path) -> None:
         from bench.open_workflows import open_workflows
 
         results["open_workflows"] = await open_workflows(counts.open_workflows)
+    if counts.search is not None:
+        # After the stack has stopped: its own PostgreSQL, nothing else running.
+        results["search"] = await search_bench(counts.search)
     results["wall_seconds"] = round(time.perf_counter() - began, 1)
     await asyncio.to_thread(out.write_text, json.dumps(results, indent=2) + "\n")
     print(f"wrote {out} ({results['wall_seconds']} s)")
@@ -648,10 +665,15 @@ def main() -> None:
     args.add_argument(
         "--open-workflows", type=int, help="open JobPosting workflows to hold (0: skip)"
     )
+    args.add_argument(
+        "--no-search", action="store_true", help="skip the search phase (bench/search.py)"
+    )
     a = args.parse_args()
     counts = QUICK if a.quick else Counts()
     if a.open_workflows is not None:
         counts = Counts(**{**vars(counts), "open_workflows": a.open_workflows})
+    if a.no_search:
+        counts = Counts(**{**vars(counts), "search": None})
     asyncio.run(run(counts, a.profile, a.out))
 
 
