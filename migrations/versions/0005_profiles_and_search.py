@@ -98,7 +98,7 @@ CREATE TABLE worker_profiles (
     longitude double precision NOT NULL CHECK (longitude BETWEEN -180 AND 180),
     service_radius_km integer NOT NULL CHECK (service_radius_km BETWEEN 1 AND 500),
     availability text NOT NULL CHECK (availability IN ('available', 'limited', 'unavailable')),
-    -- Facts the workflows establish, copied here by refresh_member_facts() (never by the API).
+    -- Facts the workflows establish, copied here by the triggers below (never by the API).
     verified_steps text[] NOT NULL DEFAULT '{}',
     rating_count integer NOT NULL DEFAULT 0,
     rating_sum integer NOT NULL DEFAULT 0,
@@ -164,6 +164,8 @@ CREATE INDEX jobs_cell_idx ON jobs (geo_cell) WHERE geo_cell IS NOT NULL;
 # transaction, so no write path can forget them. Each recomputes from the source rows, which
 # makes it idempotent under activity retries, and runs only when a fact can have changed.
 TRIGGERS = r"""
+-- Every fact about one person, recomputed from the source rows: what a new or saved profile
+-- starts from (PUT /v1/me/profile), and what support runs when a fact looks wrong.
 CREATE FUNCTION refresh_member_facts(uid uuid) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     person users%ROWTYPE;
@@ -210,10 +212,39 @@ BEGIN
 END
 $$;
 
+-- Each trigger below recomputes only the facts its write can change, in as few statements as
+-- it can: they run inside the workflows' projection writes, whose cost they add to.
+
+-- A person's rating changed: users, their profile, their open jobs.
+CREATE FUNCTION rating_changed(uid uuid) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    person users%ROWTYPE;
+BEGIN
+    -- The UPDATE takes the person's row lock (see refresh_member_facts).
+    UPDATE users u SET rating_count = r.n, rating_sum = r.total
+    FROM (SELECT count(*)::integer AS n, coalesce(sum(rating), 0)::integer AS total
+          FROM reviews WHERE subject_id = uid AND revealed_at IS NOT NULL) r
+    WHERE u.id = uid AND (u.rating_count, u.rating_sum) IS DISTINCT FROM (r.n, r.total)
+    RETURNING u.* INTO person;
+    IF NOT FOUND THEN
+        RETURN;  -- already counted (a retried reveal)
+    END IF;
+    IF person.role = 'worker' THEN
+        UPDATE worker_profiles SET rating_count = person.rating_count,
+                                   rating_sum = person.rating_sum, updated_at = now()
+        WHERE user_id = uid;
+    ELSE
+        UPDATE jobs SET client_standing = member_standing(
+            person.verified_steps, person.rating_count, person.rating_sum)
+        WHERE client_id = uid AND status = 'open';
+    END IF;
+END
+$$;
+
 CREATE FUNCTION reviews_revealed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     -- In id order, so two reveals naming the same two people lock them in the same order.
-    PERFORM refresh_member_facts(subject_id)
+    PERFORM rating_changed(subject_id)
     FROM (SELECT DISTINCT n.subject_id FROM revealed n
           JOIN hidden o USING (contract_id, author_id)
           WHERE o.revealed_at IS NULL AND n.revealed_at IS NOT NULL
@@ -227,9 +258,22 @@ CREATE TRIGGER reviews_revealed AFTER UPDATE ON reviews
 
 CREATE FUNCTION contract_facts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM refresh_member_facts(NEW.worker_id);
+    PERFORM 1 FROM users WHERE id = NEW.worker_id FOR NO KEY UPDATE;  -- see refresh_member_facts
     -- Taking on and finishing work is activity, as much as editing the profile is.
-    UPDATE worker_profiles SET active_at = greatest(active_at, now()) WHERE user_id = NEW.worker_id;
+    UPDATE worker_profiles p SET
+        completed_contracts = f.completed,
+        response_minutes = f.response_minutes,
+        active_at = greatest(p.active_at, now()),
+        updated_at = now()
+    FROM (
+        SELECT count(*) FILTER (WHERE stage = 'completed')::integer AS completed,
+               (percentile_disc(0.5) WITHIN GROUP (
+                    ORDER BY epoch_ms((state->>'accepted_at')::timestamptz) - epoch_ms(created_at))
+                FILTER (WHERE state->>'accepted_at' IS NOT NULL) / 60000)::integer
+                   AS response_minutes
+        FROM contracts WHERE worker_id = NEW.worker_id
+    ) f
+    WHERE p.user_id = NEW.worker_id;
     RETURN NULL;
 END
 $$;
@@ -241,7 +285,15 @@ CREATE TRIGGER contract_facts_changed AFTER UPDATE OF stage ON contracts
 
 CREATE FUNCTION verification_facts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM refresh_member_facts(NEW.id);
+    -- The users row is already locked by the UPDATE that fired this.
+    IF NEW.role = 'worker' THEN
+        UPDATE worker_profiles SET verified_steps = NEW.verified_steps, updated_at = now()
+        WHERE user_id = NEW.id;
+    ELSE
+        UPDATE jobs SET client_standing = member_standing(
+            NEW.verified_steps, NEW.rating_count, NEW.rating_sum)
+        WHERE client_id = NEW.id AND status = 'open';
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -249,7 +301,7 @@ CREATE TRIGGER verification_facts_changed AFTER UPDATE OF verified_steps ON user
     FOR EACH ROW WHEN (OLD.verified_steps IS DISTINCT FROM NEW.verified_steps)
     EXECUTE FUNCTION verification_facts_changed();
 
--- A new job starts with its client's standing (later changes come from refresh_member_facts).
+-- A new job starts with its client's standing (later changes come from the triggers above).
 -- BEFORE INSERT runs for every projection write (ON CONFLICT decides after it, and the
 -- upsert's update leaves client_standing alone), hence nothing but a primary-key read.
 CREATE FUNCTION job_client_standing() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -283,7 +335,7 @@ def downgrade() -> None:
         DROP TRIGGER contract_facts_changed ON contracts;
         DROP TRIGGER reviews_revealed ON reviews;
         DROP FUNCTION job_client_standing, verification_facts_changed, contract_facts_changed,
-            reviews_revealed, refresh_member_facts;
+            reviews_revealed, rating_changed, refresh_member_facts;
         DROP INDEX jobs_cell_idx, jobs_geo_idx, jobs_budget_idx, jobs_rank_idx;
         CREATE INDEX jobs_skills_idx ON jobs USING gin (skills);
         ALTER TABLE jobs RESET (fillfactor);
