@@ -5,15 +5,15 @@ API — on free ports, throwaway data) and measures over HTTP what users do, eac
 *floor*: the same work done by bare Temporal or a bare ASGI app with none of the product
 (bench/floors.py), measured in the same run. Project and floor runs alternate (A, B, A, B) so
 noise on this shared machine hits both. Then the scale-out figures (1 → 2 worker processes,
-1 → 2 API processes). Then search (bench/search.py: latency per query class at 10k and 100k
-profiles and jobs beside its floors, and the projection write cost of keeping it fresh) on
+1 → 2 API processes). Then search (bench/search.py: latency per query class at 10k, 100k and
+500k profiles and jobs beside its floors, and the projection write cost of keeping it fresh) on
 its own PostgreSQL after the stack has stopped. The open-workflows measurement is
 ``make bench-open``.
 
 Prints a table and writes ``bench/results.json``: per figure ``{"project", "floor", "ratio",
 "unit", "target"}`` plus ``machine`` and ``date``. Bounded in count and time.
 
-    make bench                     # the whole thing (about 10 minutes on 2 cores)
+    make bench                     # the whole thing (about 15 minutes on 2 cores)
     python -m bench --quick        # small counts (about 2 minutes)
     python -m bench --profile DIR  # also py-spy the API and the worker (flame graphs in DIR)
 """
@@ -73,11 +73,15 @@ class Counts:
     scale_lifecycles: int = 40
     # 0: not part of make bench (20,000 take longer than its budget: make bench-open).
     open_workflows: int = 0
-    # Search at 10k and 100k profiles and jobs (about 4 minutes; the 500k figures take
-    # `python -m bench.search`, about 15), then the projection write cost at 100k.
+    # Search at 10k, 100k and 500k profiles and jobs (the issue's cost curve; loading 500k of
+    # each is about 3 minutes of COPY), then the projection write cost at 100k.
     search: SearchPlan | None = field(
         default_factory=lambda: SearchPlan(
-            sizes=(10_000, 100_000), queries=150, seconds=8.0, warmup=5, write_per_round=60
+            sizes=(10_000, 100_000, 500_000),
+            queries=150,
+            seconds=8.0,
+            warmup=5,
+            write_per_round=60,
         )
     )
 

@@ -344,3 +344,16 @@ class RateLimitRow(SQLModel, table=True):
 
 
 RATE_LIMITS = table(RateLimitRow)
+
+
+class SearchQueueRow(SQLModel, table=True):
+    """A person whose facts changed and whose profile and open jobs wait for a refresh
+    (search/freshness.py). Written by triggers in the projection writes (migration 0005)."""
+
+    __tablename__ = "search_queue"
+
+    user_id: UUID = Field(primary_key=True)
+    queued_at: datetime = _ts(nullable=False, server_default=sa.func.now())
+
+
+SEARCH_QUEUE = table(SearchQueueRow)

@@ -153,6 +153,7 @@ async def infra(database_url: str, temporal_env: WorkflowEnvironment) -> AsyncIt
     from api.main import create_app
     from devstack.stack import DEV_TWILIO_FROM_NUMBER, new_secrets
     from sandbox.testing import running_sandbox, sandbox_config, serve_asgi
+    from search.freshness import keep_fresh
     from workers.main import build_worker
 
     api_port = free_port()
@@ -202,9 +203,16 @@ async def infra(database_url: str, temporal_env: WorkflowEnvironment) -> AsyncIt
         )
         engine = create_engine(settings)
         worker = build_worker(temporal_env.client, settings, engine)
+        stop = asyncio.Event()
         try:
             async with worker, serve_asgi(create_app(settings), port=api_port):
-                yield Infra(settings, engine, temporal_env.client, sandbox_url, api_url, keys)
+                # As in every worker process: search facts the workflows' writes queue.
+                fresh = asyncio.create_task(keep_fresh(engine, stop))
+                try:
+                    yield Infra(settings, engine, temporal_env.client, sandbox_url, api_url, keys)
+                finally:
+                    stop.set()
+                    await fresh
         finally:
             await engine.dispose()
 

@@ -31,6 +31,7 @@ from activities.store import StoreActivities
 from core.db import create_engine
 from core.settings import Settings, get_settings
 from core.temporal import connect
+from search.freshness import keep_fresh
 from workers.interceptors import DataErrorsAreFinal
 from workflows.contract import ContractWorkflow
 from workflows.job_posting import JobPostingWorkflow
@@ -108,8 +109,11 @@ async def main() -> None:
         settings.temporal_address,
     )
     async with worker:
+        # Search facts the workflows' writes queued (search/freshness.py), beside the worker.
+        fresh = asyncio.create_task(keep_fresh(engine, stop))
         await stop.wait()
         log.info("worker stopping: finishing in-flight tasks")
+        await fresh
     await engine.dispose()
 
 

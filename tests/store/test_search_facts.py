@@ -2,8 +2,9 @@
 and a search that runs too long is stopped with a clear error.
 
 The writes here are the statements the projection activities send (an UPDATE of a user's
-verified steps, of reviews' revealed_at, of a contract's stage); the end-to-end story with real
-workflows is tests/api/test_workers.py."""
+verified steps, of reviews' revealed_at, of a contract's stage). They only queue the person;
+``refresh_queued`` (what every worker runs in a loop) applies the facts. The end-to-end story
+with real workflows is tests/api/test_workers.py."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from core.db import create_search_engine
 from search import SearchTooSlow
+from search.freshness import refresh_queued
 from search.postgres import _searching
 from tests.conftest import sandbox_settings
 
@@ -41,6 +43,17 @@ async def person(conn: AsyncConnection, role: str) -> uuid.UUID:
         {"id": uid, "email": f"{uid}@example.com", "role": role},
     )
     return uid
+
+
+async def queued(engine: AsyncEngine) -> set[uuid.UUID]:
+    async with engine.connect() as conn:
+        return set((await conn.execute(sa.text("SELECT user_id FROM search_queue"))).scalars())
+
+
+async def refreshed(engine: AsyncEngine) -> None:
+    """What the workers' loop does: until the queue is empty."""
+    while await refresh_queued(engine):
+        pass
 
 
 async def facts(engine: AsyncEngine, worker: uuid.UUID) -> dict[str, Any]:
@@ -96,12 +109,16 @@ async def test_profiles_and_jobs_follow_verification_contracts_and_reviews(
                     "now": NOW,
                 },
             )
-    # New jobs start with the client's standing: no reviews (a 4.0 prior: 1500), no steps.
-    assert await standing_of_jobs(engine, client) == [1500, 1500]
+    # A new job queues its client; refreshed, the open one has the client's standing: no
+    # reviews (a 4.0 prior: 1500), no steps. Closed jobs are not ranked again.
+    assert client in await queued(engine)
+    assert await standing_of_jobs(engine, client) == [0, 0]
+    await refreshed(engine)
+    assert await standing_of_jobs(engine, client) == [1500, 0]
     before = await facts(engine, worker)
     assert before["rating_count"] == 0 and before["completed_contracts"] == 0
 
-    # The Verification workflow's projection: the client's open jobs rise, closed ones stay.
+    # The Verification workflow's projection: the client's open job rises.
     async with engine.begin() as conn:
         await conn.execute(
             sa.text("UPDATE users SET verified_steps = '{email,phone}' WHERE id = :id"),
@@ -111,7 +128,11 @@ async def test_profiles_and_jobs_follow_verification_contracts_and_reviews(
             sa.text("UPDATE users SET verified_steps = '{email,phone,identity}' WHERE id = :id"),
             {"id": worker},
         )
-    assert await standing_of_jobs(engine, client) == [2000, 1500]
+    assert await queued(engine) == {client, worker}  # the write itself only queued them
+    assert await standing_of_jobs(engine, client) == [1500, 0]
+    await refreshed(engine)
+    assert await queued(engine) == set()
+    assert await standing_of_jobs(engine, client) == [2000, 0]
     assert (await facts(engine, worker))["verified_steps"] == ["email", "phone", "identity"]
 
     # The Contract workflow's projection: offered, accepted 90 minutes later, completed.
@@ -144,6 +165,7 @@ async def test_profiles_and_jobs_follow_verification_contracts_and_reviews(
                 ),
                 {"id": contract_id, "stage": stage, "state": json.dumps(state)},
             )
+    await refreshed(engine)
     worked = await facts(engine, worker)
     assert worked["response_minutes"] == 90 and worked["completed_contracts"] == 1
 
@@ -169,13 +191,14 @@ async def test_profiles_and_jobs_follow_verification_contracts_and_reviews(
                 ),
                 {"c": contract_id, "now": NOW},
             )
+    await refreshed(engine)
     rated = await facts(engine, worker)
     assert (rated["rating_count"], rated["rating_sum"]) == (1, 5)
     # Standing went up by the rating (4.0 → 4.25 Bayesian: +125) and 3 steps (+750); the
     # recency part of rank_base moved too (taking on and finishing work is activity).
     assert rated["standing"] - before["standing"] == 125 + 750
     # The client's 2-star review lowers their open job: (2 + 12) / 4 = 3.5 stars → 1250 + 500.
-    assert await standing_of_jobs(engine, client) == [1750, 1500]
+    assert await standing_of_jobs(engine, client) == [1750, 0]
 
 
 async def test_a_search_past_its_time_limit_is_stopped(database_url: str) -> None:
