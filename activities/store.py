@@ -77,30 +77,6 @@ def _upsert_newer(table: sa.Table, values: dict[str, Any], key: str) -> tuple[An
     return _upsert_statement(table, tuple(sorted(values)), key), values
 
 
-# Columns a projection writes when the row is created and never changes after (the job's
-# posting: no command edits it). Left out of the upsert's UPDATE because PostgreSQL
-# recomputes a generated column whenever an input is in the SET list, changed or not: every
-# application and hire re-derived the job's search document (0.19 ms of a 0.43 ms update).
-_WRITTEN_ONCE = {
-    "jobs": frozenset(
-        {
-            "client_id",
-            "title",
-            "description",
-            "skills",
-            "budget_cents",
-            "currency",
-            "positions",
-            "on_site",
-            "created_at",
-            "city",
-            "latitude",
-            "longitude",
-        }
-    ),
-}
-
-
 @functools.cache
 def _upsert_statement(table: sa.Table, columns: tuple[str, ...], key: str) -> Any:
     # Built once per table and column set, values passed as parameters: with the values
@@ -110,8 +86,7 @@ def _upsert_statement(table: sa.Table, columns: tuple[str, ...], key: str) -> An
     stamped = ("updated_at",) if "updated_at" in table.c else ()
     if stamped:
         stmt = stmt.values(updated_at=sa.func.now())
-    fixed = _WRITTEN_ONCE.get(table.name, frozenset())
-    updates = {c: stmt.excluded[c] for c in (*columns, *stamped) if c != key and c not in fixed}
+    updates = {c: stmt.excluded[c] for c in (*columns, *stamped) if c != key}
     return stmt.on_conflict_do_update(
         index_elements=[key], set_=updates, where=table.c.version <= stmt.excluded.version
     )

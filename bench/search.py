@@ -301,8 +301,8 @@ NAIVE = {
         " WHERE search @@ query ORDER BY rank DESC LIMIT 20"
     ),
     "jobs": sa.text(
-        "SELECT id, ts_rank(search, query) AS rank"
-        " FROM jobs, websearch_to_tsquery('english', :q) AS query"
+        "SELECT job_id, ts_rank(search, query) AS rank"
+        " FROM job_search, websearch_to_tsquery('english', :q) AS query"
         " WHERE status = 'open' AND search @@ query ORDER BY rank DESC LIMIT 20"
     ),
 }

@@ -593,8 +593,15 @@ async def grow_to(database_url: str, data: SearchData, size: int, loaded: Loaded
                 (data.client_user(i) for i in range(loaded.clients, data.clients)),
             )
         await asyncio.gather(workers(), jobs())
+        # What the search queue's refresher does for each posted job (search/freshness.py),
+        # in one statement: job_search rows for the jobs COPY queued.
+        await conn.execute("DELETE FROM search_queue WHERE kind = 'job'")
+        await conn.execute(
+            "SELECT index_jobs(ARRAY(SELECT id FROM jobs j WHERE NOT EXISTS"
+            " (SELECT 1 FROM job_search s WHERE s.job_id = j.id)))"
+        )
         copied = time.perf_counter() - began
-        await conn.execute("VACUUM (ANALYZE) users, worker_profiles, jobs")
+        await conn.execute("VACUUM (ANALYZE) users, worker_profiles, jobs, job_search")
     seconds = time.perf_counter() - began
     loaded.seconds[size] = round(seconds, 1)
     loaded.copy_seconds[size] = round(copied, 1)

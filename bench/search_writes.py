@@ -312,7 +312,8 @@ class Workload:
 
 
 async def drain_queue(engine: AsyncEngine) -> dict[str, float]:
-    """Refreshes everyone the writes queued, as the workers' loop does; people per second."""
+    """Applies everything the writes queued (jobs to index, people to refresh), as the
+    workers' loop does; items per second."""
     async with engine.connect() as conn:
         queued = int(
             (await conn.execute(sa.text("SELECT count(*) FROM search_queue"))).scalar_one()
@@ -322,9 +323,9 @@ async def drain_queue(engine: AsyncEngine) -> dict[str, float]:
         pass
     seconds = time.perf_counter() - began
     return {
-        "people": queued,
+        "queued": queued,
         "seconds": round(seconds, 2),
-        "people_per_second": round(queued / seconds, 1) if seconds else 0.0,
+        "per_second": round(queued / seconds, 1) if seconds else 0.0,
     }
 
 

@@ -86,15 +86,6 @@ class Job(SQLModel, table=True):
     city: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     latitude: float | None = Field(default=None, sa_column=sa.Column(sa.Double, nullable=True))
     longitude: float | None = Field(default=None, sa_column=sa.Column(sa.Double, nullable=True))
-    # The client's standing when posted, kept current by refresh_member_facts (migration 0005).
-    client_standing: int = _int_fact()
-    # Matching and ranking (docs/search.md): the searchable document and the stored part of
-    # relevance, both computed by PostgreSQL.
-    search: str | None = _generated(pg.TSVECTOR, "search_document(title, skills, description)")
-    geo_cell: int | None = _generated(sa.Integer, "geo_cell(latitude, longitude)")
-    rank_base: int | None = _generated(
-        sa.BigInteger, "client_standing::bigint * 864000 + epoch_ms(created_at)"
-    )
 
 
 class WorkerProfile(SQLModel, table=True):
@@ -132,6 +123,27 @@ class WorkerProfile(SQLModel, table=True):
         sa.BigInteger,
         "member_standing(verified_steps, rating_count, rating_sum)::bigint * 8640000"
         " + epoch_ms(active_at)",
+    )
+
+
+class JobSearchRow(SQLModel, table=True):
+    """A job as search matches and ranks it (docs/search.md), written from the ``jobs``
+    projection by the search queue's refresher (search/freshness.py), never by workflows."""
+
+    __tablename__ = "job_search"
+
+    job_id: UUID = Field(primary_key=True, foreign_key="jobs.id")
+    client_id: UUID
+    status: str = _text()
+    budget_cents: int = Field(sa_column=sa.Column(sa.BigInteger, nullable=False))
+    created_at: datetime = _ts(nullable=False)
+    latitude: float | None = Field(default=None, sa_column=sa.Column(sa.Double, nullable=True))
+    longitude: float | None = Field(default=None, sa_column=sa.Column(sa.Double, nullable=True))
+    client_standing: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
+    search: str = Field(sa_column=sa.Column(pg.TSVECTOR, nullable=False))
+    geo_cell: int | None = _generated(sa.Integer, "geo_cell(latitude, longitude)")
+    rank_base: int | None = _generated(
+        sa.BigInteger, "client_standing::bigint * 864000 + epoch_ms(created_at)"
     )
 
 
@@ -316,9 +328,8 @@ def table(model: type[SQLModel]) -> sa.Table:
 USERS = table(User)
 JOBS = table(Job)
 WORKER_PROFILES = table(WorkerProfile)
-# What the database computes for matching and ranking (docs/search.md), never shown.
-SEARCH_ONLY = frozenset({"search", "geo_cell", "rank_base", "client_standing"})
-JOB_COLUMNS = tuple(c for c in JOBS.c if c.name not in SEARCH_ONLY)
+JOB_SEARCH = table(JobSearchRow)
+JOB_COLUMNS = tuple(JOBS.c)
 APPLICATIONS = table(JobApplication)
 CONTRACTS = table(Contract)
 REVIEWS = table(Review)
@@ -347,12 +358,14 @@ RATE_LIMITS = table(RateLimitRow)
 
 
 class SearchQueueRow(SQLModel, table=True):
-    """A person whose facts changed and whose profile and open jobs wait for a refresh
-    (search/freshness.py). Written by triggers in the projection writes (migration 0005)."""
+    """A person whose facts changed (their profile and open jobs wait for a refresh), or a job
+    search has yet to (re)index: search/freshness.py. Written by triggers in the projection
+    writes (migration 0005)."""
 
     __tablename__ = "search_queue"
 
-    user_id: UUID = Field(primary_key=True)
+    kind: str = Field(sa_column=sa.Column(sa.Text, primary_key=True))  # person | job
+    id: UUID = Field(primary_key=True)
     queued_at: datetime = _ts(nullable=False, server_default=sa.func.now())
 
 

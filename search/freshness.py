@@ -1,12 +1,13 @@
 """Keeps what search ranks on current with what the workflows established, off their path.
 
-The workflows' projection writes only queue a person whose facts may have changed
-(``search_queue``, by triggers: migration 0005). This loop, in every worker process, takes
-queued people in small batches and recomputes their facts from the source rows
-(``refresh_member_facts``): badges, rating, completed contracts, response time and last
-activity on the profile, and the client's standing on their open jobs. Taking the batch and
-refreshing it is one transaction, so a crash leaves them queued; ``SKIP LOCKED`` lets several
-workers share the queue; a person queued again while being refreshed is refreshed again.
+The workflows' projection writes only queue what changed (``search_queue``, by triggers:
+migration 0005): a job posted or closed, a person whose facts may have changed. This loop, in
+every worker process, takes the queue in small batches: jobs are (re)indexed into
+``job_search`` (``index_jobs``), people's facts recomputed from the source rows
+(``refresh_member_facts``: badges, rating, completed contracts, response time and last
+activity on the profile; the client's standing on their open jobs). Taking a batch and
+applying it is one transaction, so a crash leaves it queued; ``SKIP LOCKED`` lets several
+workers share the queue; anything queued again while being applied is applied again.
 """
 
 from __future__ import annotations
@@ -20,29 +21,36 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger("tempwork.search")
 
-BATCH = 50  # people per transaction: each holds their users row until it commits
+BATCH = 50  # jobs and people per transaction: each person's users row is held until it commits
 IDLE_SECONDS = 0.5  # how long a queued fact can wait when the queue was empty
 
-# In user id order, as every other writer of several users rows locks them.
-_REFRESH = sa.text(
+_CLAIM = sa.text(
     """
-    WITH claimed AS (
-        DELETE FROM search_queue WHERE user_id IN (
-            SELECT user_id FROM search_queue ORDER BY queued_at LIMIT :batch
-            FOR UPDATE SKIP LOCKED)
-        RETURNING user_id
-    )
-    SELECT count(*) FROM (
-        SELECT refresh_member_facts(user_id) FROM claimed ORDER BY user_id
-    ) AS refreshed
+    DELETE FROM search_queue WHERE (kind, id) IN (
+        SELECT kind, id FROM search_queue ORDER BY queued_at LIMIT :batch FOR UPDATE SKIP LOCKED)
+    RETURNING kind, id
     """
+)
+_INDEX_JOBS = sa.text("SELECT index_jobs(CAST(:ids AS uuid[]))")
+# In id order, as every other writer of several users rows locks them.
+_REFRESH_PEOPLE = sa.text(
+    "SELECT count(*) FROM (SELECT refresh_member_facts(person)"
+    " FROM unnest(CAST(:ids AS uuid[])) AS person ORDER BY person) AS refreshed"
 )
 
 
 async def refresh_queued(engine: AsyncEngine, batch: int = BATCH) -> int:
-    """Refreshes up to ``batch`` queued people; how many it did."""
+    """Indexes up to ``batch`` queued jobs and people (jobs first: a new job then takes its
+    client's standing as refreshed in the same transaction); how many it did."""
     async with engine.begin() as conn:
-        return int((await conn.execute(_REFRESH, {"batch": batch})).scalar_one())
+        claimed = (await conn.execute(_CLAIM, {"batch": batch})).all()
+        jobs = [row.id for row in claimed if row.kind == "job"]
+        people = sorted(row.id for row in claimed if row.kind == "person")
+        if jobs:
+            await conn.execute(_INDEX_JOBS, {"ids": jobs})
+        if people:
+            await conn.execute(_REFRESH_PEOPLE, {"ids": people})
+        return len(claimed)
 
 
 async def keep_fresh(engine: AsyncEngine, stop: asyncio.Event) -> None:

@@ -49,7 +49,7 @@ from models.search import (
     WorkerQuery,
     WorkerSort,
 )
-from models.tables import JOB_COLUMNS, JOBS, USERS, WORKER_PROFILES
+from models.tables import JOB_COLUMNS, JOB_SEARCH, JOBS, USERS, WORKER_PROFILES
 from search import SearchTooSlow, cursors
 
 TEXT_HEADLINE = 3000  # every query word in the headline (title)
@@ -277,26 +277,28 @@ class PostgresSearch:
     # --- jobs -----------------------------------------------------------------------------
 
     async def jobs(self, query: JobQuery) -> JobHitPage:
-        j = JOBS
+        # Matched and ranked on job_search (what the search queue indexed), shown from jobs
+        # (the projection: a hit always says what the job says now).
+        js, j = JOB_SEARCH, JOBS
         sort = {
-            JobSort.RELEVANCE: _Sort(j.c.rank_base, True, True, JOB_POINT, _int),
-            JobSort.NEWEST: _Sort(j.c.created_at, True, False, 1, _timestamp),
-            JobSort.BUDGET: _Sort(j.c.budget_cents, True, False, 1, _int),
+            JobSort.RELEVANCE: _Sort(js.c.rank_base, True, True, JOB_POINT, _int),
+            JobSort.NEWEST: _Sort(js.c.created_at, True, False, 1, _timestamp),
+            JobSort.BUDGET: _Sort(js.c.budget_cents, True, False, 1, _int),
         }[query.order]
         filters: list[ColumnElement[bool]] = []
         if query.status != "all":
-            filters.append(j.c.status == query.status)
+            filters.append(js.c.status == query.status)
         if query.skills:
-            filters.append(_has_skills(j.c.search, query.skills))
+            filters.append(_has_skills(js.c.search, query.skills))
         if query.min_budget is not None:
-            filters.append(j.c.budget_cents >= query.min_budget)
+            filters.append(js.c.budget_cents >= query.min_budget)
         if query.max_budget is not None:
-            filters.append(j.c.budget_cents <= query.max_budget)
+            filters.append(js.c.budget_cents <= query.max_budget)
         if query.near:
-            filters += _within(query.near, query.radius, j)
+            filters += _within(query.near, query.radius, js)
         async with _searching(self._engine) as conn:
             text = await self._text(conn, query.q, query.skills)
-            top = await _top(conn, j.c.search, j.c.id, sort, filters, text, query)
+            top = await _top(conn, js.c.search, js.c.job_id, sort, filters, text, query)
             hits = sa.select(*_JOB_COLUMNS, _distance(query.near, j).label("distance_m")).where(
                 j.c.id == sa.any_(sa.literal([i for _, i in top], ARRAY(sa.Uuid)))
             )

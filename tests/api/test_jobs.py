@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from tests.api.helpers import apply, hire, post_job
-from tests.conftest import ApiClient, Infra, problem, sign_up
+from tests.conftest import ApiClient, Infra, eventually, problem, sign_up
 
 
 async def test_a_client_posts_a_job_and_anyone_can_read_it(http: ApiClient) -> None:
@@ -32,7 +32,11 @@ async def test_posting_with_the_same_idempotency_key_creates_one_job(
     second = await client.post("/v1/jobs", body, headers=key)
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json() and second.headers["idempotent-replayed"] == "true"
-    found = await http.get("/v1/jobs", params={"q": str(body["title"])})
+    # Searchable once the search queue has indexed it (within a second or so).
+    found = await eventually(
+        lambda: http.get("/v1/jobs", params={"q": str(body["title"])}),
+        lambda r: bool(r.json()["items"]),
+    )
     assert [j["id"] for j in found.json()["items"]] == [first.json()["id"]]
     # The same key with a different body is a client error, and changes nothing.
     changed = await client.post("/v1/jobs", body | {"budget_cents": 9_000}, headers=key)
@@ -59,7 +63,12 @@ async def test_search_by_text_skills_budget_and_status_with_cursor_pages(
         assert response.status_code == 200, response.text
         return [j["id"] for j in response.json()["items"]]
 
-    assert await ids() == [other["id"], pricey["id"], cheap["id"]]  # newest first
+    # newest first, once the search queue has indexed all three
+    assert await eventually(ids, lambda found: len(found) == 3) == [
+        other["id"],
+        pricey["id"],
+        cheap["id"],
+    ]
     assert await ids(q="knitting blanket") == [pricey["id"]]  # full-text, stemmed
     assert await ids(q="knit") == [pricey["id"], cheap["id"]]
     assert set(await ids(skills=f"knitting,{tag}")) == {cheap["id"], pricey["id"]}
@@ -80,7 +89,7 @@ async def test_search_by_text_skills_budget_and_status_with_cursor_pages(
 
     closed = await client.post(f"/v1/jobs/{other['id']}/close")
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
-    assert await ids(status="closed") == [other["id"]]
+    assert await eventually(lambda: ids(status="closed"), bool) == [other["id"]]
     assert other["id"] not in await ids()  # the default lists open jobs
 
 

@@ -221,6 +221,9 @@ async def test_every_job_sort_order_pages_through_every_job_exactly_once(
         )
     everyone = {j["id"] for j in jobs}
     located = {j["id"] for j in jobs[:4]}
+    await eventually(  # searchable once the search queue has indexed them
+        lambda: pages(client, "/v1/jobs", {"skills": tag}), lambda found: len(found) == 5
+    )
     near = {"near": f"{lat},{lon}", "radius_km": 10}
     for params, expected in (
         ({"sort": "relevance"}, everyone),

@@ -24,8 +24,11 @@ async def test_job_to_paid_contract_and_reviews(
         await sign_up(api, "worker", "Wes", verified=True),
     )
     job = await post_job(client, title="Bakery website", skills=["react"], budget_cents=150_000)
-    found = await api.get("/v1/jobs", params={"q": "bakery website", "skills": "react"})
-    assert job["id"] in [j["id"] for j in found.json()["items"]]
+    found = await eventually(  # searchable once the worker's search queue indexed it
+        lambda: api.get("/v1/jobs", params={"q": "bakery website", "skills": "react"}),
+        lambda r: job["id"] in [j["id"] for j in r.json()["items"]],
+    )
+    assert found.status_code == 200
     application = await apply(worker, job["id"])
     offer = await hire(client, job["id"], application["id"], [50_000, 100_000])
     cid = offer["id"]

@@ -45,9 +45,10 @@ async def person(conn: AsyncConnection, role: str) -> uuid.UUID:
     return uid
 
 
-async def queued(engine: AsyncEngine) -> set[uuid.UUID]:
+async def queued(engine: AsyncEngine) -> set[tuple[str, uuid.UUID]]:
     async with engine.connect() as conn:
-        return set((await conn.execute(sa.text("SELECT user_id FROM search_queue"))).scalars())
+        rows = await conn.execute(sa.text("SELECT kind, id FROM search_queue"))
+        return {(kind, id_) for kind, id_ in rows}
 
 
 async def refreshed(engine: AsyncEngine) -> None:
@@ -72,7 +73,10 @@ async def facts(engine: AsyncEngine, worker: uuid.UUID) -> dict[str, Any]:
 async def standing_of_jobs(engine: AsyncEngine, client: uuid.UUID) -> list[int]:
     async with engine.connect() as conn:
         rows = await conn.execute(
-            sa.text("SELECT client_standing FROM jobs WHERE client_id = :id ORDER BY title"),
+            sa.text(
+                "SELECT s.client_standing FROM job_search s JOIN jobs j ON j.id = s.job_id"
+                " WHERE j.client_id = :id ORDER BY j.title"
+            ),
             {"id": client},
         )
         return list(rows.scalars())
@@ -109,12 +113,12 @@ async def test_profiles_and_jobs_follow_verification_contracts_and_reviews(
                     "now": NOW,
                 },
             )
-    # A new job queues its client; refreshed, the open one has the client's standing: no
-    # reviews (a 4.0 prior: 1500), no steps. Closed jobs are not ranked again.
-    assert client in await queued(engine)
-    assert await standing_of_jobs(engine, client) == [0, 0]
+    # A new job is queued; indexed, it carries its client's standing: no reviews (a 4.0
+    # prior: 1500), no steps.
+    assert ("job", job_id) in await queued(engine)
+    assert await standing_of_jobs(engine, client) == []  # not searchable yet
     await refreshed(engine)
-    assert await standing_of_jobs(engine, client) == [1500, 0]
+    assert await standing_of_jobs(engine, client) == [1500, 1500]
     before = await facts(engine, worker)
     assert before["rating_count"] == 0 and before["completed_contracts"] == 0
 
@@ -128,11 +132,12 @@ async def test_profiles_and_jobs_follow_verification_contracts_and_reviews(
             sa.text("UPDATE users SET verified_steps = '{email,phone,identity}' WHERE id = :id"),
             {"id": worker},
         )
-    assert await queued(engine) == {client, worker}  # the write itself only queued them
-    assert await standing_of_jobs(engine, client) == [1500, 0]
+    # The write itself only queued them.
+    assert await queued(engine) == {("person", client), ("person", worker)}
+    assert await standing_of_jobs(engine, client) == [1500, 1500]
     await refreshed(engine)
     assert await queued(engine) == set()
-    assert await standing_of_jobs(engine, client) == [2000, 0]
+    assert await standing_of_jobs(engine, client) == [2000, 1500]  # closed jobs stay
     assert (await facts(engine, worker))["verified_steps"] == ["email", "phone", "identity"]
 
     # The Contract workflow's projection: offered, accepted 90 minutes later, completed.
@@ -198,7 +203,7 @@ async def test_profiles_and_jobs_follow_verification_contracts_and_reviews(
     # recency part of rank_base moved too (taking on and finishing work is activity).
     assert rated["standing"] - before["standing"] == 125 + 750
     # The client's 2-star review lowers their open job: (2 + 12) / 4 = 3.5 stars → 1250 + 500.
-    assert await standing_of_jobs(engine, client) == [1750, 0]
+    assert await standing_of_jobs(engine, client) == [1750, 1500]
 
 
 async def test_a_search_past_its_time_limit_is_stopped(database_url: str) -> None:
