@@ -267,10 +267,16 @@ async def test_bad_coordinates_radius_and_cursors_answer_422(http: ApiClient) ->
             {"sort": "distance"},  # nearest to nothing
             {"cursor": "garbage"},
             {"sort": "sideways"},
+            {"q": "plumb\x00er"},  # U+0000 and other control characters
+            {"skills": "pipe\x07s"},
+            {"near": "40.7\x00,-74"},
+            {"limit": 1_000},
+            {"cursor": "x" * 600},
         ):
             body = problem(await client.get(path, params=params), 422)
             assert body["type"] == "/problems/validation-error", (path, params)
-    assert problem(await client.get("/v1/workers", params={"min_rating": 6}), 422)
+    for params in ({"min_rating": 6}, {"max_rate": -1}, {"max_rate": 10**20}):
+        problem(await client.get("/v1/workers", params=params), 422)
     # A cursor from one search does not page through another.
     tag = uuid.uuid4().hex[:8]
     lat, lon = somewhere()
@@ -287,5 +293,7 @@ async def test_bad_coordinates_radius_and_cursors_answer_422(http: ApiClient) ->
     problem(await worker.put("/v1/me/profile", PROFILE | {"service_area": bad_area}), 422)
     problem(await worker.put("/v1/me/profile", PROFILE | {"skills": []}), 422)
     problem(await worker.put("/v1/me/profile", PROFILE | {"hourly_rate_cents": 0}), 422)
+    problem(await worker.put("/v1/me/profile", PROFILE | {"headline": "Plumber\x00"}), 422)
+    problem(await worker.put("/v1/me/profile", PROFILE | {"hourly_rate_cents": 10**20}), 422)
     problem(await worker.get("/v1/me/profile"), 404)
     problem(await client.get(f"/v1/workers/{worker.id}"), 404)  # no profile: not listed
