@@ -210,8 +210,3 @@ class ApplicationPublic(BaseModel):
     @classmethod
     def from_application(cls, a: Application) -> ApplicationPublic:
         return cls(id=a.application_id, **a.model_dump(exclude={"application_id"}))
-
-
-class JobPage(BaseModel):
-    items: list[JobPublic]
-    next_cursor: str | None

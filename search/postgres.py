@@ -299,7 +299,7 @@ class PostgresSearch:
         async with _searching(self._engine) as conn:
             text = await self._text(conn, query.q, query.skills)
             top = await _top(conn, js.c.search, js.c.job_id, sort, filters, text, query)
-            hits = sa.select(*_JOB_COLUMNS, _distance(query.near, j).label("distance_m")).where(
+            hits = sa.select(*JOB_COLUMNS, _distance(query.near, j).label("distance_m")).where(
                 j.c.id == sa.any_(sa.literal([i for _, i in top], ARRAY(sa.Uuid)))
             )
             rows = {r["id"]: r for r in (await conn.execute(hits)).mappings()}
@@ -453,8 +453,6 @@ _CARD_COLUMNS = (
     WORKER_PROFILES.c.response_minutes,
 )
 
-_JOB_COLUMNS = JOB_COLUMNS  # a hit shows the job as GET /v1/jobs/{id} does
-
 
 def _km(metres: float | None) -> float | None:
     return None if metres is None else round(metres / 1000, 1)
@@ -481,5 +479,5 @@ def _card(row: Any) -> WorkerCard:
 
 
 def _job(row: Any) -> JobHit:
-    values = {c.name: row[c.name] for c in _JOB_COLUMNS}
+    values = {c.name: row[c.name] for c in JOB_COLUMNS}
     return JobHit.from_row(values, distance_km=_km(row["distance_m"]))
