@@ -13,7 +13,7 @@ its own PostgreSQL after the stack has stopped. The open-workflows measurement i
 Prints a table and writes ``bench/results.json``: per figure ``{"project", "floor", "ratio",
 "unit", "target"}`` plus ``machine`` and ``date``. Bounded in count and time.
 
-    make bench                     # the whole thing (about 15 minutes on 2 cores)
+    make bench                     # the whole thing (stack phases ~3.5 min, search ~14 min)
     python -m bench --quick        # small counts (about 2 minutes)
     python -m bench --profile DIR  # also py-spy the API and the worker (flame graphs in DIR)
 """
