@@ -8,6 +8,7 @@ with real workflows is tests/api/test_workers.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from bench.search import create_database, migrate
 from core.db import create_search_engine
 from search import SearchTooSlow
 from search.freshness import refresh_queued
@@ -28,7 +30,11 @@ NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 @pytest.fixture
 async def engine(database_url: str) -> Any:
-    engine = create_async_engine(database_url)
+    """A database of its own on the test server: the API tests' worker runs the refresher
+    on the shared one and would drain the queue this test inspects."""
+    url = await create_database(database_url, f"facts_{uuid.uuid4().hex[:12]}")
+    await asyncio.to_thread(migrate, url)
+    engine = create_async_engine(url)
     yield engine
     await engine.dispose()
 
