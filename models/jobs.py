@@ -32,6 +32,11 @@ class CloseReason(StrEnum):
     EXPIRED = "expired"
 
 
+def unique_skills(skills: list[str]) -> list[str]:
+    """Skills as given, each once (the first place it appears)."""
+    return list(dict.fromkeys(skills))
+
+
 class ApplicationStatus(StrEnum):
     APPLIED = "applied"
     SHORTLISTED = "shortlisted"
@@ -42,12 +47,15 @@ class ApplicationStatus(StrEnum):
 # --- API bodies ---------------------------------------------------------------------------
 
 
-class JobLocation(BaseModel):
+class GeoPoint(BaseModel):
+    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
+
+
+class JobLocation(GeoPoint):
     """Where on-site work happens; searchable by distance (``GET /v1/jobs?near=``)."""
 
     city: Text = Field(min_length=1, max_length=100)
-    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
 
 
 class JobCreate(BaseModel):
@@ -63,10 +71,7 @@ class JobCreate(BaseModel):
     )
     location: JobLocation | None = None
 
-    @field_validator("skills")
-    @classmethod
-    def _unique_skills(cls, skills: list[str]) -> list[str]:
-        return list(dict.fromkeys(skills))
+    _unique_skills = field_validator("skills")(unique_skills)
 
 
 class ApplicationCreate(BaseModel):

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
-from models.jobs import Currency, JobPublic, Skill
+from models.jobs import Currency, GeoPoint, JobLocation, JobPublic, Skill, unique_skills
 from models.money import MAX_CENTS
 from models.text import Text
 
@@ -22,23 +22,15 @@ DEFAULT_RADIUS_KM = 25
 MAX_PAGE = 100
 
 
-class GeoPoint(BaseModel):
-    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
-
-
 class Availability(StrEnum):
     AVAILABLE = "available"
     LIMITED = "limited"
     UNAVAILABLE = "unavailable"
 
 
-class ServiceArea(BaseModel):
+class ServiceArea(JobLocation):
     """Where a worker works: a centre they choose (not necessarily home) and how far they go."""
 
-    city: Text = Field(min_length=1, max_length=100)
-    latitude: float = Field(ge=-90, le=90, allow_inf_nan=False)
-    longitude: float = Field(ge=-180, le=180, allow_inf_nan=False)
     radius_km: int = Field(ge=1, le=MAX_RADIUS_KM)
 
 
@@ -54,10 +46,7 @@ class ProfileUpdate(BaseModel):
     service_area: ServiceArea
     availability: Availability = Availability.AVAILABLE
 
-    @field_validator("skills")
-    @classmethod
-    def _unique_skills(cls, skills: list[str]) -> list[str]:
-        return list(dict.fromkeys(skills))
+    _unique_skills = field_validator("skills")(unique_skills)
 
 
 class Rating(BaseModel):

@@ -251,10 +251,7 @@ class PostgresSearch:
             )
             rows = {r["user_id"]: r for r in (await conn.execute(cards)).mappings()}
         items = [_card(rows[i]) for _, i in top[: query.limit] if i in rows]
-        last = top[query.limit - 1] if len(top) > query.limit else None
-        return WorkerPage(
-            items=items, next_cursor=cursors.encode(query, last[0], last[1]) if last else None
-        )
+        return WorkerPage(items=items, next_cursor=_next_cursor(query, top))
 
     async def worker(self, user_id: UUID) -> WorkerProfilePublic | None:
         p = WORKER_PROFILES
@@ -304,11 +301,7 @@ class PostgresSearch:
             )
             rows = {r["id"]: r for r in (await conn.execute(hits)).mappings()}
         items = [_job(rows[i]) for _, i in top[: query.limit] if i in rows]
-        last = top[query.limit - 1] if len(top) > query.limit else None
-        key = last and (last[0].isoformat() if query.order is JobSort.NEWEST else last[0])
-        return JobHitPage(
-            items=items, next_cursor=cursors.encode(query, key, last[1]) if last else None
-        )
+        return JobHitPage(items=items, next_cursor=_next_cursor(query, top))
 
     # --- shared ---------------------------------------------------------------------------
 
@@ -382,6 +375,14 @@ async def _top(
         found.sort(reverse=sort.descending)
         del found[n:]
     return found
+
+
+def _next_cursor(query: WorkerQuery | JobQuery, top: list[tuple[Any, UUID]]) -> str | None:
+    """The cursor after the page's last row, if ``_top`` found one more row than the page."""
+    if len(top) <= query.limit:
+        return None
+    key, last_id = top[query.limit - 1]
+    return cursors.encode(query, key.isoformat() if isinstance(key, datetime) else key, last_id)
 
 
 def _levels(
