@@ -36,6 +36,7 @@ from models.store import (
     RevealReviews,
     ReviewRecord,
 )
+from models.support import SentNotice, SentNoticeQuery, SupportActionRecord
 from models.tables import (
     APPLICATIONS,
     CONTRACTS,
@@ -47,6 +48,7 @@ from models.tables import (
     PAYOUT_WAITERS,
     RECONCILIATION_REPORTS,
     REVIEWS,
+    SUPPORT_ACTIONS,
     USERS,
     VERIFICATIONS,
 )
@@ -94,6 +96,7 @@ def _upsert_statement(table: sa.Table, columns: tuple[str, ...], key: str) -> An
 
 # Statements built once, values passed as parameters (see _upsert_statement for why).
 _INSERT_NOTICE = insert(NOTIFICATIONS).on_conflict_do_nothing(index_elements=["dedupe_key"])
+_INSERT_SUPPORT_ACTION = insert(SUPPORT_ACTIONS).on_conflict_do_nothing(index_elements=["id"])
 _INSERT_TRANSACTION = (
     insert(LEDGER_TRANSACTIONS)
     .on_conflict_do_nothing(index_elements=["key"])
@@ -285,6 +288,31 @@ class StoreActivities:
             await conn.execute(_INSERT_NOTICE, {"id": uuid4(), **notice.model_dump()})
         activity.logger.info("notified %s (%s)", notice.user_id, notice.kind)
 
+    @activity.defn(name="store.record_support_action")
+    async def record_support_action(self, record: SupportActionRecord) -> bool:
+        """Who did what to a contract and why; the id is the update's, so once per action."""
+        async with autocommit(self._engine) as conn:  # one statement
+            inserted = await conn.execute(
+                _INSERT_SUPPORT_ACTION, record.model_dump(mode="json") | {"id": record.id}
+            )
+        return bool(inserted.rowcount)
+
+    @activity.defn(name="store.sent_notice")
+    async def sent_notice(self, query: SentNoticeQuery) -> SentNotice | None:
+        """A notice this workflow sent, by its dedupe key or (the latest) by its kind."""
+        n = NOTIFICATIONS
+        own = n.c.dedupe_key.startswith(f"{query.workflow_id}:", autoescape=True)
+        select = sa.select(n.c.user_id, n.c.dedupe_key, n.c.kind, n.c.subject, n.c.body).where(
+            own, (n.c.dedupe_key == query.notice) | (n.c.kind == query.notice)
+        )
+        if query.to is not None:
+            select = select.where(n.c.user_id == query.to)
+        async with autocommit(self._engine) as conn:
+            row = (
+                await conn.execute(select.order_by(n.c.created_at.desc(), n.c.id).limit(1))
+            ).first()
+        return None if row is None else SentNotice.model_validate(row._asdict())
+
     @activity.defn(name="store.payout_destination")
     async def payout_destination(self, req: PayoutDestinationRequest) -> PayoutDestination:
         """The worker's ready payout account, or None after registering the contract as waiting.
@@ -407,6 +435,8 @@ class StoreActivities:
             self.save_review,
             self.reveal_reviews,
             self.notify,
+            self.record_support_action,
+            self.sent_notice,
             self.payout_destination,
             self.waiting_contracts,
             self.ledger_movements,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from models.common import Actor, Role
 from models.money import MAX_CENTS
+from models.support import SupportNote
 from models.text import Text
 
 
@@ -163,6 +164,9 @@ class ContractState(BaseModel):
     waiting_for_payout_account_since: datetime | None = None
     needs_support: bool = False
     support_reason: str | None = None
+    # When the flag went up (the support queue is oldest first); None on older states.
+    needs_support_since: datetime | None = None
+    notes: list[SupportNote] = Field(default_factory=list)  # support's, oldest first
     dispute: Dispute | None = None
     reviews: dict[str, Review] = Field(default_factory=dict)  # keyed by author role
     reviews_revealed: bool = False

@@ -320,6 +320,25 @@ class ReconciliationReportRow(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False, server_default=sa.func.now())
 
 
+class SupportActionRow(SQLModel, table=True):
+    """What support did to a contract, who and why (models/support.py). Written by the
+    contract's workflow, keyed by its update (``id`` derives from workflow + update id).
+    No foreign keys: an audit row must never hold the action up (the actor is whoever the
+    command named, e.g. typed in the `temporal` CLI; a contract may not be projected yet)."""
+
+    __tablename__ = "support_actions"
+
+    id: UUID = Field(primary_key=True)
+    workflow_id: str = _text()
+    update_id: str = _text()
+    contract_id: UUID
+    action: str = _text()
+    actor_id: UUID
+    reason: str = _text()
+    details: dict[str, Any] = Field(sa_column=sa.Column(pg.JSONB, nullable=False))
+    created_at: datetime = _ts(nullable=False)
+
+
 def table(model: type[SQLModel]) -> sa.Table:
     """The Core table behind a model, typed for SQLAlchemy expressions (SQLModel sets it)."""
     return cast(sa.Table, model.__table__)  # type: ignore[attr-defined]
@@ -343,6 +362,7 @@ NOTIFICATIONS = table(Notification)
 RECONCILIATION_REPORTS = table(ReconciliationReportRow)
 VERIFICATIONS = table(Verification)
 DELIVERIES = table(Delivery)
+SUPPORT_ACTIONS = table(SupportActionRow)
 
 
 class RateLimitRow(SQLModel, table=True):

@@ -37,6 +37,7 @@ from workflows.common import (
     NOTICES_BY_EMAIL_AND_SMS,
     PAYMENT_RETRY,
     Notifier,
+    reject,
     remaining,
     store,
 )
@@ -76,7 +77,7 @@ with workflow.unsafe.imports_passed_through():
     from models.errors import Rejection
     from models.ledger import LedgerTransaction
     from models.money import platform_fee_cents
-    from models.notices import Notice
+    from models.notices import Notice, NoticeDelivery
     from models.payments import (
         ConfirmPaymentRequest,
         EscrowIntentRequest,
@@ -89,8 +90,26 @@ with workflow.unsafe.imports_passed_through():
         RevealReviews,
         ReviewRecord,
     )
+    from models.support import (
+        AddNote,
+        ClearNeedsSupport,
+        Deadline,
+        ExtendDeadline,
+        ResendNotification,
+        SentNoticeQuery,
+        SupportAction,
+        SupportActionRecord,
+        SupportCancel,
+        SupportCommand,
+        SupportMilestoneCommand,
+        SupportNote,
+        support_action_id,
+    )
 
 _NO_PAYOUT_ACCOUNT = "the worker has had no payout account"
+# Patch: while a milestone's refund is in flight its release waits. Before, an auto-release
+# falling due during a cancellation's refund could start a transfer of the same escrow.
+REFUND_HOLDS_RELEASE = "refund-holds-release"
 _ESCROWED_BEFORE_DELIVERY = (MilestoneStatus.FUNDED, MilestoneStatus.CHANGES_REQUESTED)
 
 
@@ -103,6 +122,7 @@ class ContractWorkflow:
         self._payout_account_signalled = False
         self._releasing: set[int] = set()  # milestones whose transfer is in flight
         self._resolving = False  # a dispute resolution is moving money right now
+        self._refunding: set[int] = set()  # milestones whose refund is in flight
         self._notifier = Notifier()
 
     @property
@@ -144,37 +164,64 @@ class ContractWorkflow:
         return self._result()
 
     async def _await_worker_answer(self) -> None:
-        """The worker accepts or declines the offer, at most 72 hours after it was made."""
-        try:
-            await workflow.wait_condition(
-                lambda: self.state.stage is not ContractStage.OFFERED,
-                timeout=remaining(self.state.offer_expires_at),
-            )
-        except TimeoutError:
-            await self._end(ContractStage.EXPIRED, "the worker did not answer the offer in time")
-            await self._notify(
-                self.state.client_id, notices.offer_expired(self.state.job_title), "offer-expired"
-            )
+        """The worker accepts or declines the offer, at most 72 hours after it was made
+        (or until the deadline support extended it to: the wait starts again)."""
+        while True:
+            deadline = self.state.offer_expires_at
+            try:
+                await workflow.wait_condition(
+                    lambda deadline=deadline: (  # type: ignore[misc]
+                        self.state.stage is not ContractStage.OFFERED
+                        or self.state.offer_expires_at != deadline
+                    ),
+                    timeout=remaining(deadline),
+                )
+            except TimeoutError:
+                if self.state.offer_expires_at != deadline:
+                    continue  # extended in the same instant the old timer fired
+                await self._end(
+                    ContractStage.EXPIRED, "the worker did not answer the offer in time"
+                )
+                await self._notify(
+                    self.state.client_id,
+                    notices.offer_expired(self.state.job_title),
+                    "offer-expired",
+                )
+                return
+            if self.state.offer_expires_at == deadline:
+                return
 
     async def _cancel_if_never_funded(self) -> None:
-        """A contract nobody funds within 7 days of acceptance is cancelled (no money moved)."""
-        assert self.state.funding_deadline_at is not None
-        try:
-            await workflow.wait_condition(
-                lambda: self.state.any_funded or self._over(),
-                timeout=remaining(self.state.funding_deadline_at),
-            )
-        except TimeoutError:
-            # A funding attempt may be in flight right at the deadline: let it finish first.
-            await workflow.wait_condition(
-                lambda: all(m.status is not MilestoneStatus.FUNDING for m in self.state.milestones)
-            )
-            if not self.state.any_funded and not self._over():
-                for m in self.state.milestones:
-                    m.status = MilestoneStatus.CANCELLED
-                await self._end(ContractStage.CANCELLED, "not funded within the funding deadline")
-                for party in (self.state.client_id, self.state.worker_id):
-                    await self._notify(party, notices.cancelled_unfunded(), "cancelled-unfunded")
+        """A contract nobody funds within 7 days of acceptance is cancelled (no money moved).
+        Support may extend the deadline meanwhile: the wait starts again."""
+        while True:
+            deadline = self.state.funding_deadline_at
+            assert deadline is not None
+            try:
+                await workflow.wait_condition(
+                    lambda deadline=deadline: (  # type: ignore[misc]
+                        self.state.any_funded
+                        or self._over()
+                        or self.state.funding_deadline_at != deadline
+                    ),
+                    timeout=remaining(deadline),
+                )
+            except TimeoutError:
+                if self.state.funding_deadline_at == deadline:
+                    break
+            else:
+                if self.state.funding_deadline_at == deadline:
+                    return
+        # The deadline passed. A funding attempt may be in flight right now: let it finish.
+        await workflow.wait_condition(
+            lambda: all(m.status is not MilestoneStatus.FUNDING for m in self.state.milestones)
+        )
+        if not self.state.any_funded and not self._over():
+            for m in self.state.milestones:
+                m.status = MilestoneStatus.CANCELLED
+            await self._end(ContractStage.CANCELLED, "not funded within the funding deadline")
+            for party in (self.state.client_id, self.state.worker_id):
+                await self._notify(party, notices.cancelled_unfunded(), "cancelled-unfunded")
 
     async def _milestone_lifecycle(self, m: Milestone) -> None:
         """One milestone from funding to settlement; status-driven so it resumes anywhere."""
@@ -193,29 +240,31 @@ class ContractWorkflow:
 
     async def _await_client_decision(self, m: Milestone) -> None:
         """Approve or request changes; if the client does nothing, remind them at 5 and 13
-        days and release 14 days after the latest submission. Frozen while disputed."""
+        days and release 14 days after the latest submission. Frozen while disputed (or
+        while support refunds it); a release date support moves is waited for afresh."""
         policy = self.state.policy
         submission = m.submission_count
         while m.status is MilestoneStatus.SUBMITTED and m.submission_count == submission:
-            if self.state.frozen or m.chargeback_open:
-                await workflow.wait_condition(
-                    lambda: not (self.state.frozen or m.chargeback_open) or m.status.is_settled
-                )
+            if self._held(m):
+                await workflow.wait_condition(lambda: not self._held(m) or m.status.is_settled)
                 continue
             assert m.submitted_at is not None and m.auto_release_at is not None
             reminders = policy.approval_reminders[m.reminders_sent :]
             next_at = m.submitted_at + reminders[0] if reminders else m.auto_release_at
+            release_at = m.auto_release_at
             try:
                 await workflow.wait_condition(
-                    lambda: (
+                    lambda release_at=release_at: (  # type: ignore[misc]
                         m.status is not MilestoneStatus.SUBMITTED
                         or m.submission_count != submission
-                        or self.state.frozen
-                        or m.chargeback_open
+                        or self._held(m)
+                        or m.auto_release_at != release_at
                     ),
                     timeout=remaining(min(next_at, m.auto_release_at)),
                 )
             except TimeoutError:
+                if m.auto_release_at != release_at:
+                    continue  # extended in the same instant the old timer fired
                 if reminders and next_at < m.auto_release_at:
                     m.reminders_sent += 1
                     await self._notify(
@@ -233,13 +282,10 @@ class ContractWorkflow:
     async def _release(self, m: Milestone) -> None:
         """Pays an approved milestone out of escrow to the worker, minus the platform fee."""
         await workflow.wait_condition(
-            lambda: (
-                not (self.state.frozen or m.chargeback_open)
-                or m.status is not MilestoneStatus.APPROVED
-            )
+            lambda: not self._held(m) or m.status is not MilestoneStatus.APPROVED
         )
         if m.status is not MilestoneStatus.APPROVED:
-            return  # a lost chargeback or a dispute settled it meanwhile
+            return  # a lost chargeback, a dispute or a refund settled it meanwhile
         destination = await self._payout_account()
         assert m.charge_id is not None
         gross = m.release_cents
@@ -351,11 +397,22 @@ class ContractWorkflow:
 
     async def _collect_blind_reviews(self) -> None:
         """Each side has the review window; reviews are revealed when both are in or it ends."""
-        assert self.state.reviews_close_at is not None
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: len(self.state.reviews) == 2, timeout=remaining(self.state.reviews_close_at)
-            )
+        while True:  # support may extend the window: the wait starts again
+            close_at = self.state.reviews_close_at
+            assert close_at is not None
+            try:
+                await workflow.wait_condition(
+                    lambda close_at=close_at: (  # type: ignore[misc]
+                        len(self.state.reviews) == 2 or self.state.reviews_close_at != close_at
+                    ),
+                    timeout=remaining(close_at),
+                )
+            except TimeoutError:
+                if self.state.reviews_close_at == close_at:
+                    break
+            else:
+                if self.state.reviews_close_at == close_at:
+                    break
         await workflow.wait_condition(workflow.all_handlers_finished)  # a review being saved
         self.state.reviews_revealed = True
         await store(
@@ -515,17 +572,24 @@ class ContractWorkflow:
         Approved milestones are owed to the worker and are still paid out."""
         rules.check_cancel(self.state, cmd.actor, self._releasing)
         who = self.state.party_role(cmd.actor.user_id) or cmd.actor.role
+        self._mark_cancelled(cmd.reason or f"cancelled by the {who}")
+        await self._progress()
+        await self._refund_unapproved()
+        await self._progress()
+        return self.state
+
+    def _mark_cancelled(self, reason: str) -> None:
         self.state.stage = ContractStage.CANCELLED
-        self.state.end_reason = cmd.reason or f"cancelled by the {who}"
+        self.state.end_reason = reason
         for m in self.state.milestones:
             if m.status is MilestoneStatus.PENDING:
                 m.status = MilestoneStatus.CANCELLED
-        await self._progress()
+
+    async def _refund_unapproved(self) -> None:
+        """A cancellation's refunds: escrow not yet approved goes back to the client."""
         for m in self.state.milestones:
             if m.status in (*_ESCROWED_BEFORE_DELIVERY, MilestoneStatus.SUBMITTED):
                 await self._refund(m, m.escrow_cents)
-        await self._progress()
-        return self.state
 
     @cancel.validator
     def _check_cancel(self, cmd: CancelContract) -> None:
@@ -732,6 +796,225 @@ class ContractWorkflow:
         await self._progress()
 
     # =========================================================================================
+    # Support actions (updates). Each names who acts and why; that is in the update's input in
+    # history and, through ``_record_support``, in the ``support_actions`` table. Handlers
+    # change the state right after their check (no await in between), then record it.
+    # =========================================================================================
+
+    @workflow.update(
+        name=SupportAction.EXTEND_DEADLINE,
+        description=(
+            "Support: move a deadline later — which: offer | funding | auto_release (with "
+            "milestone) | review_window; until: an instant, or by: a duration (P3D) added to "
+            "it. Needs actor (support) and reason."
+        ),
+    )
+    async def extend_deadline(self, cmd: ExtendDeadline) -> ContractState:
+        new = rules.check_extend(self.state, cmd, workflow.now())
+        old = rules.current_deadline(self.state, cmd)
+        if cmd.which is Deadline.OFFER:
+            self.state.offer_expires_at = new
+        elif cmd.which is Deadline.FUNDING:
+            self.state.funding_deadline_at = new
+        elif cmd.which is Deadline.REVIEW_WINDOW:
+            self.state.reviews_close_at = new
+        else:
+            m = self.state.milestone(cmd.milestone or 0)
+            assert m is not None
+            m.auto_release_at = new
+        await self._record_support(
+            SupportAction.EXTEND_DEADLINE,
+            cmd,
+            which=cmd.which.value,
+            milestone=cmd.milestone,
+            previous=old.isoformat(),
+            extended_to=new.isoformat(),
+        )
+        await self._progress()
+        return self.state
+
+    @extend_deadline.validator
+    def _check_extend_deadline(self, cmd: ExtendDeadline) -> None:
+        rules.check_extend(self.state, cmd, workflow.now())
+
+    @workflow.update(
+        name=SupportAction.CANCEL,
+        description=(
+            "Support: cancel the contract. Escrow not yet approved is refunded to the client "
+            "(approved work is still paid to the worker). Needs actor (support) and reason."
+        ),
+    )
+    async def support_cancel(self, cmd: SupportCancel) -> ContractState:
+        rules.check_support_cancel(self.state, cmd, self._releasing)
+        if self.state.stage is ContractStage.OFFERED:
+            for m in self.state.milestones:
+                m.status = MilestoneStatus.CANCELLED
+            self.state.closed_at = workflow.now()
+        self._mark_cancelled(f"cancelled by support: {cmd.reason}")
+        escrow = self.state.escrow_cents
+        await self._record_support(SupportAction.CANCEL, cmd, escrow_cents=escrow)
+        await self._progress()
+        await self._refund_unapproved()
+        await self._progress()
+        return self.state
+
+    @support_cancel.validator
+    def _check_support_cancel(self, cmd: SupportCancel) -> None:
+        rules.check_support_cancel(self.state, cmd, self._releasing)
+
+    @workflow.update(
+        name=SupportAction.RELEASE_MILESTONE,
+        description=(
+            "Support: approve one milestone in escrow on the client's behalf; its release to "
+            "the worker follows. Input: milestone (number), actor (support), reason."
+        ),
+    )
+    async def release_milestone(self, cmd: SupportMilestoneCommand) -> ContractState:
+        m = rules.check_support_release(self.state, cmd, self._releasing, self._refunding)
+        before = m.status
+        m.status = MilestoneStatus.APPROVED
+        m.approved_at = workflow.now()
+        await self._record_support(
+            SupportAction.RELEASE_MILESTONE,
+            cmd,
+            milestone=m.number,
+            amount_cents=m.release_cents,
+            was=before.value,
+        )
+        await self._progress()
+        return self.state
+
+    @release_milestone.validator
+    def _check_release_milestone(self, cmd: SupportMilestoneCommand) -> None:
+        rules.check_support_release(self.state, cmd, self._releasing, self._refunding)
+
+    @workflow.update(
+        name=SupportAction.REFUND_MILESTONE,
+        description=(
+            "Support: refund one milestone's escrow to the client; answers once the refund is "
+            "made. Input: milestone (number), actor (support), reason."
+        ),
+    )
+    async def refund_milestone(self, cmd: SupportMilestoneCommand) -> ContractState:
+        m = rules.check_support_refund(self.state, cmd, self._releasing, self._refunding)
+        self._refunding.add(m.number)  # from now on no timer or release touches it
+        amount = m.escrow_cents
+        try:
+            await self._record_support(
+                SupportAction.REFUND_MILESTONE,
+                cmd,
+                milestone=m.number,
+                amount_cents=amount,
+                was=m.status.value,
+            )
+            await self._refund(m, amount)
+        finally:
+            self._refunding.discard(m.number)
+        await self._progress()
+        return self.state
+
+    @refund_milestone.validator
+    def _check_refund_milestone(self, cmd: SupportMilestoneCommand) -> None:
+        rules.check_support_refund(self.state, cmd, self._releasing, self._refunding)
+
+    @workflow.update(
+        name=SupportAction.RESEND_NOTIFICATION,
+        description=(
+            "Support: send a notice again by email — notice: its kind (offer, review_invite…; "
+            "the latest of that kind) or its dedupe key; to: the recipient (optional). A new "
+            "delivery with its own key. Needs actor (support) and reason."
+        ),
+    )
+    async def resend_notification(self, cmd: ResendNotification) -> ContractState:
+        rules.check_support_command(cmd)
+        sent = await store(
+            StoreActivities.sent_notice,
+            SentNoticeQuery(workflow_id=self._id, notice=cmd.notice, to=cmd.to),
+        )
+        if sent is None:
+            reject(Rejection.NOT_FOUND, f"no notice {cmd.notice!r} was sent on this contract")
+        # Keyed by this update: the original's key would be deduplicated to "already sent".
+        key = f"{sent.dedupe_key}:resend:{_update_id()}"
+        await self._record_support(
+            SupportAction.RESEND_NOTIFICATION,
+            cmd,
+            notice=cmd.notice,
+            original=sent.dedupe_key,
+            delivery=key,
+            to=str(sent.user_id),
+        )
+        self._notifier.deliver(
+            NoticeDelivery(
+                user_id=sent.user_id,
+                dedupe_key=key,
+                notice=Notice(kind=sent.kind, subject=sent.subject, body=sent.body),
+            )
+        )
+        return self.state
+
+    @resend_notification.validator
+    def _check_resend_notification(self, cmd: ResendNotification) -> None:
+        rules.check_support_command(cmd)
+
+    @workflow.update(
+        name=SupportAction.ADD_NOTE,
+        description="Support: add a note to the contract (note, actor, reason).",
+    )
+    async def add_note(self, cmd: AddNote) -> ContractState:
+        rules.check_note(self.state, cmd)
+        self.state.notes.append(
+            SupportNote(author_id=cmd.actor.user_id, note=cmd.note, added_at=workflow.now())
+        )
+        await self._record_support(SupportAction.ADD_NOTE, cmd, note=cmd.note)
+        await self._progress()
+        return self.state
+
+    @add_note.validator
+    def _check_add_note(self, cmd: AddNote) -> None:
+        rules.check_note(self.state, cmd)
+
+    @workflow.update(
+        name=SupportAction.CLEAR_NEEDS_SUPPORT,
+        description=(
+            "Support: clear NeedsSupport after fixing its cause; a money step that waited for "
+            "support is retried. Needs actor (support) and reason. Supersedes "
+            "resume_after_support."
+        ),
+    )
+    async def clear_needs_support(self, cmd: ClearNeedsSupport) -> ContractState:
+        rules.check_clear_needs_support(self.state, cmd)
+        was = self.state.support_reason
+        self.state.needs_support, self.state.support_reason = False, None
+        self.state.needs_support_since = None
+        await self._record_support(SupportAction.CLEAR_NEEDS_SUPPORT, cmd, was=was)
+        await self._progress()
+        return self.state
+
+    @clear_needs_support.validator
+    def _check_clear_needs_support(self, cmd: ClearNeedsSupport) -> None:
+        rules.check_clear_needs_support(self.state, cmd)
+
+    async def _record_support(
+        self, action: SupportAction, cmd: SupportCommand, **details: Any
+    ) -> None:
+        """The audit row: keyed by this workflow and update, so a retried write lands once."""
+        update_id = _update_id()
+        await store(
+            StoreActivities.record_support_action,
+            SupportActionRecord(
+                id=support_action_id(self._id, update_id),
+                workflow_id=self._id,
+                update_id=update_id,
+                contract_id=self.state.contract_id,
+                action=action,
+                actor_id=cmd.actor.user_id,
+                reason=cmd.reason,
+                details={k: v for k, v in details.items() if v is not None},
+                created_at=workflow.now(),
+            ),
+        )
+
+    # =========================================================================================
     # Effects
     # =========================================================================================
 
@@ -770,6 +1053,15 @@ class ContractWorkflow:
     async def _refund(self, m: Milestone, amount: int, *, settle: bool = True) -> None:
         assert m.payment_intent_id is not None
         key = f"{self._id}:m{m.number}:refund"
+        if workflow.patched(REFUND_HOLDS_RELEASE):
+            self._refunding.add(m.number)
+        try:
+            await self._refund_escrow(m, amount, key, settle=settle)
+        finally:
+            self._refunding.discard(m.number)
+
+    async def _refund_escrow(self, m: Milestone, amount: int, key: str, *, settle: bool) -> None:
+        assert m.payment_intent_id is not None
         try:
             refund = await workflow.execute_activity_method(
                 PaymentActivities.refund_escrow,
@@ -814,6 +1106,8 @@ class ContractWorkflow:
 
     async def _needs_support(self, why: str) -> None:
         workflow.logger.warning("contract needs support: %s", why)
+        if not self.state.needs_support or self.state.needs_support_since is None:
+            self.state.needs_support_since = workflow.now()
         self.state.needs_support = True
         self.state.support_reason = why
         await self._progress()
@@ -827,6 +1121,10 @@ class ContractWorkflow:
         self.state.end_reason = reason
         self.state.closed_at = workflow.now()
         await self._progress()
+
+    def _held(self, m: Milestone) -> bool:
+        """No timer or release may touch this milestone's escrow right now."""
+        return self.state.frozen or m.chargeback_open or m.number in self._refunding
 
     def _over(self) -> bool:
         return self.state.stage in (ContractStage.CANCELLED, ContractStage.COMPLETED)
@@ -871,6 +1169,12 @@ class ContractWorkflow:
 # =============================================================================================
 # Plain functions
 # =============================================================================================
+
+
+def _update_id() -> str:
+    info = workflow.current_update_info()
+    assert info is not None, "called outside an update handler"
+    return info.id
 
 
 def _error_type(err: ActivityError) -> str | None:

@@ -8,6 +8,8 @@ Deterministic, no I/O: imported inside the workflow sandbox.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from temporalio import workflow
 
 from workflows.common import reject
@@ -25,6 +27,17 @@ with workflow.unsafe.imports_passed_through():
     )
     from models.errors import Rejection
     from models.money import format_cents
+    from models.support import (
+        MAX_EXTENSION,
+        MAX_NOTES,
+        AddNote,
+        ClearNeedsSupport,
+        Deadline,
+        ExtendDeadline,
+        SupportCancel,
+        SupportCommand,
+        SupportMilestoneCommand,
+    )
 
 
 def require_party(s: ContractState, actor: Actor) -> Role:
@@ -109,6 +122,123 @@ def check_resolve(s: ContractState, cmd: ResolveDispute, resolving: bool) -> Dis
             f"got {cmd.release_cents} + {cmd.refund_cents}",
         )
     return dispute
+
+
+# --- support actions ----------------------------------------------------------------------
+
+
+def check_support_command(cmd: SupportCommand) -> None:
+    check_support(cmd.actor)
+    if not cmd.reason.strip():
+        reject(Rejection.INVALID, "say why: `reason` is required")
+
+
+def current_deadline(s: ContractState, cmd: ExtendDeadline) -> datetime:
+    """The deadline the command would move, if it still applies."""
+    if cmd.which is Deadline.OFFER:
+        if s.stage is not ContractStage.OFFERED:
+            reject(Rejection.INVALID_STATE, f"the offer is no longer open (contract is {s.stage})")
+        return s.offer_expires_at
+    if cmd.which is Deadline.FUNDING:
+        if s.stage is not ContractStage.ACTIVE or s.any_funded or s.funding_deadline_at is None:
+            reject(Rejection.INVALID_STATE, "the funding deadline no longer applies")
+        return s.funding_deadline_at
+    if cmd.which is Deadline.AUTO_RELEASE:
+        m = s.milestone(cmd.milestone or 0)
+        if m is None:
+            reject(Rejection.NOT_FOUND, f"milestone {cmd.milestone} does not exist")
+        if m.status is not MilestoneStatus.SUBMITTED or m.auto_release_at is None:
+            reject(
+                Rejection.INVALID_STATE,
+                f"milestone {m.number} is {m.status}: it has no auto-release to move",
+            )
+        return m.auto_release_at
+    if s.stage is not ContractStage.COMPLETED or s.reviews_revealed or s.reviews_close_at is None:
+        reject(Rejection.INVALID_STATE, "the review window is not open")
+    return s.reviews_close_at
+
+
+def check_extend(s: ContractState, cmd: ExtendDeadline, now: datetime) -> datetime:
+    """Returns the new deadline: later than the current one and than now, within reason."""
+    check_support_command(cmd)
+    current = current_deadline(s, cmd)
+    if cmd.until is not None:
+        new = cmd.until
+    else:
+        assert cmd.by is not None  # the command has exactly one of the two
+        new = current + cmd.by
+    if new <= now:
+        reject(Rejection.INVALID, f"{new:%Y-%m-%d %H:%M} UTC is in the past")
+    if new <= current:
+        reject(
+            Rejection.INVALID,
+            f"an extension moves the deadline later than {current:%Y-%m-%d %H:%M} UTC",
+        )
+    if new - max(current, now) > MAX_EXTENSION:
+        reject(Rejection.INVALID, f"a deadline moves by at most {MAX_EXTENSION.days} days at once")
+    return new
+
+
+def check_support_cancel(s: ContractState, cmd: SupportCancel, releasing: set[int]) -> None:
+    check_support_command(cmd)
+    if s.stage is ContractStage.DISPUTED:
+        reject(Rejection.INVALID_STATE, "the contract is disputed: resolve the dispute instead")
+    if s.stage is ContractStage.OFFERED:
+        return  # nothing funded yet: nothing moves
+    _check_money_at_rest(s, releasing, "cancelled")
+
+
+def check_support_release(
+    s: ContractState, cmd: SupportMilestoneCommand, releasing: set[int], refunding: set[int]
+) -> Milestone:
+    """Support approves a milestone in escrow on the client's behalf; the release follows."""
+    m = _support_milestone(s, cmd, releasing, refunding)
+    if m.status is MilestoneStatus.APPROVED:
+        reject(Rejection.INVALID_STATE, f"milestone {m.number} is already approved for release")
+    return m
+
+
+def check_support_refund(
+    s: ContractState, cmd: SupportMilestoneCommand, releasing: set[int], refunding: set[int]
+) -> Milestone:
+    m = _support_milestone(s, cmd, releasing, refunding)
+    if m.refunded_cents:
+        # Its refund key was spent on a dispute's partial refund: Stripe would refuse a
+        # second refund under the same key with another amount.
+        reject(Rejection.INVALID_STATE, f"milestone {m.number} was already partly refunded")
+    return m
+
+
+def _support_milestone(
+    s: ContractState, cmd: SupportMilestoneCommand, releasing: set[int], refunding: set[int]
+) -> Milestone:
+    check_support_command(cmd)
+    if s.stage is not ContractStage.ACTIVE:
+        reject(Rejection.INVALID_STATE, f"the contract is {s.stage}")
+    m = s.milestone(cmd.milestone)
+    if m is None:
+        reject(Rejection.NOT_FOUND, f"milestone {cmd.milestone} does not exist")
+    if not m.status.in_escrow:
+        reject(Rejection.INVALID_STATE, f"milestone {m.number} is {m.status}: nothing in escrow")
+    if m.number in releasing or m.number in refunding:
+        reject(Rejection.INVALID_STATE, "a payment is in progress; try again in a moment")
+    if m.chargeback_open:
+        reject(Rejection.INVALID_STATE, f"milestone {m.number} has an open chargeback")
+    return m
+
+
+def check_note(s: ContractState, cmd: AddNote) -> None:
+    check_support_command(cmd)
+    if len(s.notes) >= MAX_NOTES:
+        reject(Rejection.INVALID_STATE, f"this contract has {MAX_NOTES} notes already")
+
+
+def check_clear_needs_support(s: ContractState, cmd: ClearNeedsSupport) -> None:
+    check_support_command(cmd)
+    if s.frozen:
+        reject(Rejection.INVALID_STATE, "a dispute is open: resolve it instead")
+    if not s.needs_support:
+        reject(Rejection.INVALID_STATE, "this contract does not need support")
 
 
 def check_review(s: ContractState, actor: Actor) -> Role:

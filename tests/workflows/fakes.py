@@ -46,6 +46,7 @@ from models.store import (
     RevealReviews,
     ReviewRecord,
 )
+from models.support import SentNotice, SentNoticeQuery, SupportActionRecord
 from models.verification import (
     AdverseActionRequest,
     AdverseActionResult,
@@ -214,6 +215,8 @@ class FakeStore:
     revealed: set[UUID] = field(default_factory=set)
     verifications: dict[UUID, VerificationState] = field(default_factory=dict)
     waiters: set[tuple[UUID, UUID]] = field(default_factory=set)
+    support_actions: dict[UUID, SupportActionRecord] = field(default_factory=dict)
+    support_action_writes: int = 0  # every call, retries included
 
     @activity.defn(name="store.project_job")
     async def project_job(self, state: JobPostingState, application_ids: list[str]) -> None:
@@ -285,6 +288,33 @@ class FakeStore:
             if n.kind == kind and (user_id is None or n.user_id == user_id)
         ]
 
+    @activity.defn(name="store.record_support_action")
+    async def record_support_action(self, record: SupportActionRecord) -> bool:
+        self.support_action_writes += 1
+        if record.id in self.support_actions:
+            return False
+        self.support_actions[record.id] = record
+        if "record_support_action" in self.crash_once_after:  # committed, then the worker died
+            self.crash_once_after.discard("record_support_action")
+            raise SimulatedCrash("crash after the audit row was written")
+        return True
+
+    @activity.defn(name="store.sent_notice")
+    async def sent_notice(self, query: SentNoticeQuery) -> SentNotice | None:
+        found = [
+            (key, n)
+            for key, n in self.notifications.items()
+            if key.startswith(f"{query.workflow_id}:")
+            and query.notice in (key, n.kind)
+            and (query.to is None or n.user_id == query.to)
+        ]
+        if not found:
+            return None
+        key, n = found[-1]  # dicts keep insertion order: the latest
+        return SentNotice(
+            user_id=n.user_id, dedupe_key=key, kind=n.kind, subject=n.subject, body=n.body
+        )
+
     @activity.defn(name="store.payout_destination")
     async def payout_destination(self, req: PayoutDestinationRequest) -> PayoutDestination:
         self.waiters.add((req.worker_id, req.contract_id))
@@ -308,6 +338,8 @@ class FakeStore:
             self.save_review,
             self.reveal_reviews,
             self.notify,
+            self.record_support_action,
+            self.sent_notice,
             self.payout_destination,
             self.waiting_contracts,
         ]
