@@ -25,6 +25,7 @@ from api.routes import (
     payout_accounts,
     profiles,
     support,
+    support_actions,
     users,
     verifications,
 )
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         payout_accounts.router,
         verifications.router,
         support.router,
+        support_actions.router,
         webhooks_router,
     ):
         app.include_router(router)

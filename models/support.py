@@ -66,11 +66,17 @@ class ExtendDeadline(SupportCommand):
 
     @model_validator(mode="after")
     def _one_new_deadline(self) -> ExtendDeadline:
-        if (self.until is None) == (self.by is None):
-            raise ValueError("give exactly one of `until` (an instant) and `by` (a duration)")
-        if (self.which is Deadline.AUTO_RELEASE) != (self.milestone is not None):
-            raise ValueError("`milestone` is required for auto_release and only for it")
+        _check_one_new_deadline(self.which, self.until, self.by, self.milestone)
         return self
+
+
+def _check_one_new_deadline(
+    which: Deadline, until: datetime | None, by: timedelta | None, milestone: int | None
+) -> None:
+    if (until is None) == (by is None):
+        raise ValueError("give exactly one of `until` (an instant) and `by` (a duration)")
+    if (which is Deadline.AUTO_RELEASE) != (milestone is not None):
+        raise ValueError("`milestone` is required for auto_release and only for it")
 
 
 class SupportCancel(SupportCommand):
@@ -143,7 +149,13 @@ class SentNotice(BaseModel):
 
 
 class ReasonBody(BaseModel):
-    reason: Text = Field(min_length=1, max_length=REASON_MAX)
+    reason: Text = Field(min_length=1, max_length=REASON_MAX, description="Why (kept for audit)")
+
+    @model_validator(mode="after")
+    def _reason_says_something(self) -> ReasonBody:
+        if not self.reason.strip():
+            raise ValueError("reason must say why")
+        return self
 
 
 class ExtendDeadlineBody(ReasonBody):
@@ -156,6 +168,11 @@ class ExtendDeadlineBody(ReasonBody):
         description="ISO 8601 duration (e.g. P3D) added to the current deadline",
     )
     milestone: int | None = Field(default=None, ge=1, le=50)
+
+    @model_validator(mode="after")
+    def _one_new_deadline(self) -> ExtendDeadlineBody:
+        _check_one_new_deadline(self.which, self.until, self.by, self.milestone)
+        return self
 
 
 class ResendNotificationBody(ReasonBody):

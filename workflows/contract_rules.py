@@ -213,11 +213,11 @@ def _support_milestone(
     s: ContractState, cmd: SupportMilestoneCommand, releasing: set[int], refunding: set[int]
 ) -> Milestone:
     check_support_command(cmd)
-    if s.stage is not ContractStage.ACTIVE:
-        reject(Rejection.INVALID_STATE, f"the contract is {s.stage}")
     m = s.milestone(cmd.milestone)
     if m is None:
         reject(Rejection.NOT_FOUND, f"milestone {cmd.milestone} does not exist")
+    if s.stage is not ContractStage.ACTIVE:
+        reject(Rejection.INVALID_STATE, f"the contract is {s.stage}")
     if not m.status.in_escrow:
         reject(Rejection.INVALID_STATE, f"milestone {m.number} is {m.status}: nothing in escrow")
     if m.number in releasing or m.number in refunding:
