@@ -174,6 +174,7 @@ def parties(own: int, **kw: Any) -> Rule:
 CONTRACT = "/v1/contracts/{contract_id}"
 MILESTONE = CONTRACT + "/milestones/{number}"
 APPLICATION = "/v1/jobs/{job_id}/applications/{application_id}"
+SUPPORT_CONTRACT = "/v1/support/contracts/{contract_id}"
 
 # The answer per endpoint: 401 without a valid token; 403 for a role or a relation that may
 # not; otherwise what that call does to a resource in the state named by `on`.
@@ -292,6 +293,36 @@ MATRIX: dict[str, Rule] = {
         send=body({"decision": "approve", "reason": "Old and unrelated to the work"}),
     ),
     "GET /v1/support/users/{user_id}/deliveries": staff_only(200, on=On.USER),
+    # Support acting on a contract: the same validated updates as from the Temporal UI / CLI.
+    "POST " + SUPPORT_CONTRACT + "/extend-deadline": staff_only(
+        200,
+        on=On.OFFERED,
+        fresh=True,
+        send=body({"which": "offer", "by": "P1D", "reason": "The worker asked for a day"}),
+    ),
+    "POST " + SUPPORT_CONTRACT + "/cancel": staff_only(
+        200, on=On.ACTIVE, fresh=True, send=body({"reason": "Both parties agreed"})
+    ),
+    "POST " + SUPPORT_CONTRACT + "/milestones/{number}/release": staff_only(
+        200, on=On.FUNDED, fresh=True, send=body({"reason": "The client confirmed by phone"})
+    ),
+    "POST " + SUPPORT_CONTRACT + "/milestones/{number}/refund": staff_only(
+        200, on=On.FUNDED, fresh=True, send=body({"reason": "Never started"})
+    ),
+    # Accepted: the offer notice it resends was written before the acceptance.
+    "POST " + SUPPORT_CONTRACT + "/resend-notification": staff_only(
+        200, on=On.ACTIVE, fresh=True, send=body({"notice": "offer", "reason": "Never arrived"})
+    ),
+    # Notes do not interfere with each other or anything else: the standing contract.
+    "POST " + SUPPORT_CONTRACT + "/notes": staff_only(
+        200, on=On.CONTRACT, send=body({"note": "Called the client", "reason": "Follow-up"})
+    ),
+    # The standing contract needs no support: staff may ask, and are told so (409).
+    "POST " + SUPPORT_CONTRACT + "/clear-needs-support": staff_only(
+        409, on=On.CONTRACT, send=body({"reason": "Checked"})
+    ),
+    "GET /v1/support/actions": staff_only(200),
+    "GET /v1/support/queue": staff_only(200),
     # --- provider webhooks: signed by the provider, never by a bearer token -----------------
     "POST /webhooks/stripe": everyone(400, send=forged_webhook),
     "POST /webhooks/twilio": everyone(400, send=forged_webhook),
