@@ -4,12 +4,14 @@ Money is counted at the provider sandbox, not in our own tables."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 
+from devstack.binaries import temporal_cli
 from tests.api.helpers import contract_offer, fund, staff
 from tests.api.test_contracts import connect_payout_account, contract
 from tests.conftest import ApiClient, Infra, Person, eventually, problem
@@ -274,3 +276,58 @@ async def test_the_queue_lists_what_needs_a_human_oldest_first_until_support_cle
     assert second not in {i["id"] for i in left} and first in {i["id"] for i in left}
     [row] = await trail(support, second)
     assert row["details"] == {"was": "reconciliation: refund missing at Stripe"}
+
+
+async def test_the_temporal_cli_sends_the_same_update_and_leaves_the_same_trail(
+    http: ApiClient, infra: Infra
+) -> None:
+    """What the runbook tells support to type, run as typed: `temporal workflow update
+    execute` with a JSON input naming the actor and the reason."""
+    client, _, cid = await contract_offer(http, [10_000])
+    support = await staff(http, infra)
+    command = {
+        "actor": {"user_id": support.id, "role": "support"},
+        "reason": "Client asked on the phone",
+        "note": "Will fund after the holidays",
+    }
+
+    async def temporal(name: str, payload: dict[str, Any]) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            temporal_cli(),
+            "workflow",
+            "update",
+            "execute",
+            "--address",
+            infra.settings.temporal_address,
+            "--namespace",
+            infra.settings.temporal_namespace,
+            "-w",
+            f"contract-{cid}",
+            "--name",
+            name,
+            "--input",
+            json.dumps(payload),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+        return process.returncode or 0, out.decode()
+
+    status, out = await temporal("add_note", command)
+    assert status == 0, out
+    note = await contract(client, cid)  # the public view does not show notes …
+    assert "notes" not in note
+    [row] = await trail(support, cid)  # … the audit trail does, with who and why
+    assert (row["action"], row["actor_id"], row["reason"]) == (
+        "add_note",
+        support.id,
+        "Client asked on the phone",
+    )
+    # The validator refuses a client posing as support, and a missing reason, in the CLI too.
+    status, out = await temporal(
+        "add_note", command | {"actor": {"user_id": client.id, "role": "client"}}
+    )
+    assert status != 0 and "only support staff" in out
+    status, out = await temporal("add_note", {k: v for k, v in command.items() if k != "reason"})
+    assert status != 0
+    assert len(await trail(support, cid)) == 1
