@@ -400,19 +400,15 @@ class ContractWorkflow:
         while True:  # support may extend the window: the wait starts again
             close_at = self.state.reviews_close_at
             assert close_at is not None
-            try:
+            with contextlib.suppress(TimeoutError):  # closed, unless it was just extended
                 await workflow.wait_condition(
                     lambda close_at=close_at: (  # type: ignore[misc]
                         len(self.state.reviews) == 2 or self.state.reviews_close_at != close_at
                     ),
                     timeout=remaining(close_at),
                 )
-            except TimeoutError:
-                if self.state.reviews_close_at == close_at:
-                    break
-            else:
-                if self.state.reviews_close_at == close_at:
-                    break
+            if self.state.reviews_close_at == close_at:
+                break
         await workflow.wait_condition(workflow.all_handlers_finished)  # a review being saved
         self.state.reviews_revealed = True
         await store(
