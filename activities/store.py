@@ -302,11 +302,12 @@ class StoreActivities:
         """A notice this workflow sent, by its dedupe key or (the latest) by its kind."""
         n = NOTIFICATIONS
         own = n.c.dedupe_key.startswith(f"{query.workflow_id}:", autoescape=True)
+        # Per recipient (notifications_user_idx), never a scan of everyone's notices.
         select = sa.select(n.c.user_id, n.c.dedupe_key, n.c.kind, n.c.subject, n.c.body).where(
-            own, (n.c.dedupe_key == query.notice) | (n.c.kind == query.notice)
+            n.c.user_id.in_(query.recipients),
+            own,
+            (n.c.dedupe_key == query.notice) | (n.c.kind == query.notice),
         )
-        if query.to is not None:
-            select = select.where(n.c.user_id == query.to)
         async with autocommit(self._engine) as conn:
             row = (
                 await conn.execute(select.order_by(n.c.created_at.desc(), n.c.id).limit(1))

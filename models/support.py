@@ -134,7 +134,8 @@ def support_action_id(workflow_id: str, update_id: str) -> uuid.UUID:
 class SentNoticeQuery(BaseModel):
     workflow_id: str
     notice: str  # a kind or a dedupe key
-    to: uuid.UUID | None = None
+    # Whom to look at: the recipient named, else both parties (notices are read per person).
+    recipients: list[uuid.UUID]
 
 
 class SentNotice(BaseModel):

@@ -922,10 +922,13 @@ class ContractWorkflow:
         ),
     )
     async def resend_notification(self, cmd: ResendNotification) -> ContractState:
-        rules.check_support_command(cmd)
+        rules.check_resend(self.state, cmd)
+        parties = [self.state.client_id, self.state.worker_id]
         sent = await store(
             StoreActivities.sent_notice,
-            SentNoticeQuery(workflow_id=self._id, notice=cmd.notice, to=cmd.to),
+            SentNoticeQuery(
+                workflow_id=self._id, notice=cmd.notice, recipients=[cmd.to] if cmd.to else parties
+            ),
         )
         if sent is None:
             reject(Rejection.NOT_FOUND, f"no notice {cmd.notice!r} was sent on this contract")
@@ -950,7 +953,7 @@ class ContractWorkflow:
 
     @resend_notification.validator
     def _check_resend_notification(self, cmd: ResendNotification) -> None:
-        rules.check_support_command(cmd)
+        rules.check_resend(self.state, cmd)
 
     @workflow.update(
         name=SupportAction.ADD_NOTE,

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         ClearNeedsSupport,
         Deadline,
         ExtendDeadline,
+        ResendNotification,
         SupportCancel,
         SupportCommand,
         SupportMilestoneCommand,
@@ -225,6 +226,12 @@ def _support_milestone(
     if m.chargeback_open:
         reject(Rejection.INVALID_STATE, f"milestone {m.number} has an open chargeback")
     return m
+
+
+def check_resend(s: ContractState, cmd: ResendNotification) -> None:
+    check_support_command(cmd)
+    if cmd.to is not None and s.party_role(cmd.to) is None:
+        reject(Rejection.INVALID, "`to` must be the contract's client or worker")
 
 
 def check_note(s: ContractState, cmd: AddNote) -> None:

@@ -94,6 +94,47 @@ async def contract_disputed(world: World) -> WorkflowHandle[Any, Any]:
     return c.handle
 
 
+async def contract_support_actions(world: World) -> WorkflowHandle[Any, Any]:
+    """Every support action (issue 11): deadlines extended, a note, one milestone released
+    and one refunded by support, a notice resent, the NeedsSupport flag cleared."""
+    from models import support as s
+
+    def cmd(model: type[s.SupportCommand], **fields: Any) -> s.SupportCommand:
+        return model(actor=SUPPORT, reason="recorded for the replay test", **fields)
+
+    async def act(name: str, command: s.SupportCommand) -> None:
+        await c.handle.execute_update(name, command)
+
+    c = await start_contract(world, [30_000, 20_000, 10_000])
+    offer = s.Deadline.OFFER
+    await act("extend_deadline", cmd(s.ExtendDeadline, which=offer, by=timedelta(days=1)))
+    await c.worker.do("accept")
+    funding = s.Deadline.FUNDING
+    await act("extend_deadline", cmd(s.ExtendDeadline, which=funding, by=timedelta(days=2)))
+    for n in (1, 2, 3):
+        await c.client.do("fund", milestone=n, payment_method="pm_card_visa")
+    await act("add_note", cmd(s.AddNote, note="client prefers email"))
+    await act("release_milestone", cmd(s.SupportMilestoneCommand, milestone=1))
+    await c.worker.do("submit", milestone=2)
+    await act(
+        "extend_deadline",
+        cmd(s.ExtendDeadline, which=s.Deadline.AUTO_RELEASE, milestone=2, by=timedelta(days=2)),
+    )
+    await act("refund_milestone", cmd(s.SupportMilestoneCommand, milestone=3))
+    await act("resend_notification", cmd(s.ResendNotification, notice="offer"))
+    await c.handle.signal("reconciliation_mismatch", "recorded mismatch")
+    await c.wait_for(lambda st: st.needs_support)
+    await act("clear_needs_support", cmd(s.ClearNeedsSupport))
+    await c.skip(timedelta(days=17))  # milestone 2 auto-releases at the extended date
+    await c.wait_for(lambda st: st.stage.value == "completed")
+    window = s.Deadline.REVIEW_WINDOW
+    await act("extend_deadline", cmd(s.ExtendDeadline, which=window, by=timedelta(days=1)))
+    await c.client.do("review", rating=5, comment="great")
+    await c.worker.do("review", rating=4, comment="fine")
+    await c.handle.result()
+    return c.handle
+
+
 async def job_posting_hired(world: World) -> WorkflowHandle[Any, Any]:
     """A job: an application, a hire (child contract), filled."""
     env = world.env
@@ -234,6 +275,7 @@ async def verification_identity_gave_up(world: World) -> WorkflowHandle[Any, Any
 SCENARIOS: dict[str, Callable[[World], Awaitable[WorkflowHandle[Any, Any]]]] = {
     "contract_life_with_notices": contract_life,
     "contract_disputed_with_notices": contract_disputed,
+    "contract_support_actions": contract_support_actions,
     "job_posting_hired_with_notices": job_posting_hired,
     "job_posting_published_when_saved": job_posting_hired,  # after patch publish-when-saved
     "payout_account_ready": payout_account_ready,

@@ -20,6 +20,7 @@ def test_there_are_recorded_histories() -> None:
         "job_posting_hired",
         "contract_life_with_notices",  # after it
         "contract_disputed_with_notices",
+        "contract_support_actions",  # every support action (issue 11)
         "job_posting_hired_with_notices",
         "payout_account_ready",
         "verification_all_steps",

@@ -306,7 +306,7 @@ class FakeStore:
             for key, n in self.notifications.items()
             if key.startswith(f"{query.workflow_id}:")
             and query.notice in (key, n.kind)
-            and (query.to is None or n.user_id == query.to)
+            and n.user_id in query.recipients
         ]
         if not found:
             return None
