@@ -15,13 +15,15 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query
 
-from api.deps import EngineDep, StaffUser, TemporalDep, actor
+from api.deps import EngineDep, IdempotencyKey, StaffUser, TemporalDep, actor
+from api.errors import workflow_errors
 from api.pagination import Cursor, decode_cursor, encode_cursor
-from api.routes.contracts import command
+from api.routes.contracts import contract_workflow_id
 from core.db import autocommit
 from models import contracts as c
 from models import support as s
 from models.tables import CONTRACTS, SUPPORT_ACTIONS, VERIFICATIONS
+from models.users import UserPublic
 
 router = APIRouter(prefix="/v1/support", tags=["support"])
 
@@ -30,24 +32,50 @@ MilestoneNo = Annotated[int, Path(ge=1, le=50, description="Milestone number, fr
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
+async def act(
+    temporal: TemporalDep,
+    contract_id: uuid.UUID,
+    action: s.SupportAction,
+    cmd: s.SupportCommand,
+    user: UserPublic,
+    key: str | None,
+) -> c.ContractPublic:
+    """Sends the update. With an ``Idempotency-Key`` the key becomes the update's id, so a
+    retried request is the same update to Temporal (answered with its first result) and the
+    same row in the audit trail — a double click never cancels, refunds or notes twice."""
+    handle = temporal.get_workflow_handle(contract_workflow_id(contract_id))
+    update_id = f"support:{user.id}:{action}:{key}" if key else None
+    async with workflow_errors("contract"):
+        state = await handle.execute_update(action, cmd, id=update_id, result_type=c.ContractState)
+    return c.ContractPublic.from_state(state)
+
+
 @router.post(CONTRACT + "/extend-deadline", response_model=c.ContractPublic)
 async def extend_deadline(
-    contract_id: uuid.UUID, body: s.ExtendDeadlineBody, user: StaffUser, temporal: TemporalDep
+    contract_id: uuid.UUID,
+    body: s.ExtendDeadlineBody,
+    user: StaffUser,
+    temporal: TemporalDep,
+    key: IdempotencyKey = None,
 ) -> c.ContractPublic:
     """Moves a deadline later (offer, funding, a milestone's auto-release, the review window):
     to `until`, or `by` a duration past the current deadline. 409 if it no longer applies,
     422 if the new deadline is in the past."""
     cmd = s.ExtendDeadline(actor=actor(user), **body.model_dump())
-    return await command(temporal, contract_id, s.SupportAction.EXTEND_DEADLINE, cmd)
+    return await act(temporal, contract_id, s.SupportAction.EXTEND_DEADLINE, cmd, user, key)
 
 
 @router.post(CONTRACT + "/cancel", response_model=c.ContractPublic)
 async def cancel(
-    contract_id: uuid.UUID, body: s.ReasonBody, user: StaffUser, temporal: TemporalDep
+    contract_id: uuid.UUID,
+    body: s.ReasonBody,
+    user: StaffUser,
+    temporal: TemporalDep,
+    key: IdempotencyKey = None,
 ) -> c.ContractPublic:
     """Cancels the contract; escrow not yet approved is refunded to the client (once)."""
     cmd = s.SupportCancel(actor=actor(user), reason=body.reason)
-    return await command(temporal, contract_id, s.SupportAction.CANCEL, cmd)
+    return await act(temporal, contract_id, s.SupportAction.CANCEL, cmd, user, key)
 
 
 @router.post(CONTRACT + "/milestones/{number}/release", response_model=c.ContractPublic)
@@ -57,10 +85,11 @@ async def release_milestone(
     body: s.ReasonBody,
     user: StaffUser,
     temporal: TemporalDep,
+    key: IdempotencyKey = None,
 ) -> c.ContractPublic:
     """Approves one milestone in escrow for the client; the release to the worker follows."""
     cmd = s.SupportMilestoneCommand(actor=actor(user), reason=body.reason, milestone=number)
-    return await command(temporal, contract_id, s.SupportAction.RELEASE_MILESTONE, cmd)
+    return await act(temporal, contract_id, s.SupportAction.RELEASE_MILESTONE, cmd, user, key)
 
 
 @router.post(CONTRACT + "/milestones/{number}/refund", response_model=c.ContractPublic)
@@ -70,10 +99,11 @@ async def refund_milestone(
     body: s.ReasonBody,
     user: StaffUser,
     temporal: TemporalDep,
+    key: IdempotencyKey = None,
 ) -> c.ContractPublic:
     """Refunds one milestone's escrow to the client; answers once the refund is made."""
     cmd = s.SupportMilestoneCommand(actor=actor(user), reason=body.reason, milestone=number)
-    return await command(temporal, contract_id, s.SupportAction.REFUND_MILESTONE, cmd)
+    return await act(temporal, contract_id, s.SupportAction.REFUND_MILESTONE, cmd, user, key)
 
 
 @router.post(CONTRACT + "/resend-notification", response_model=c.ContractPublic)
@@ -82,29 +112,38 @@ async def resend_notification(
     body: s.ResendNotificationBody,
     user: StaffUser,
     temporal: TemporalDep,
+    key: IdempotencyKey = None,
 ) -> c.ContractPublic:
     """Emails a notice of this contract again (by kind, the latest, or by dedupe key) as a new
     delivery; `GET /v1/support/users/{id}/deliveries` shows what became of it."""
     cmd = s.ResendNotification(actor=actor(user), **body.model_dump())
-    return await command(temporal, contract_id, s.SupportAction.RESEND_NOTIFICATION, cmd)
+    return await act(temporal, contract_id, s.SupportAction.RESEND_NOTIFICATION, cmd, user, key)
 
 
 @router.post(CONTRACT + "/notes", response_model=c.ContractPublic)
 async def add_note(
-    contract_id: uuid.UUID, body: s.AddNoteBody, user: StaffUser, temporal: TemporalDep
+    contract_id: uuid.UUID,
+    body: s.AddNoteBody,
+    user: StaffUser,
+    temporal: TemporalDep,
+    key: IdempotencyKey = None,
 ) -> c.ContractPublic:
     cmd = s.AddNote(actor=actor(user), reason=body.reason, note=body.note)
-    return await command(temporal, contract_id, s.SupportAction.ADD_NOTE, cmd)
+    return await act(temporal, contract_id, s.SupportAction.ADD_NOTE, cmd, user, key)
 
 
 @router.post(CONTRACT + "/clear-needs-support", response_model=c.ContractPublic)
 async def clear_needs_support(
-    contract_id: uuid.UUID, body: s.ReasonBody, user: StaffUser, temporal: TemporalDep
+    contract_id: uuid.UUID,
+    body: s.ReasonBody,
+    user: StaffUser,
+    temporal: TemporalDep,
+    key: IdempotencyKey = None,
 ) -> c.ContractPublic:
     """After fixing what blocked the contract: lowers NeedsSupport; a money step that waited
     for support is retried. 409 if it does not need support or a dispute is open."""
     cmd = s.ClearNeedsSupport(actor=actor(user), reason=body.reason)
-    return await command(temporal, contract_id, s.SupportAction.CLEAR_NEEDS_SUPPORT, cmd)
+    return await act(temporal, contract_id, s.SupportAction.CLEAR_NEEDS_SUPPORT, cmd, user, key)
 
 
 @router.get("/actions", response_model=s.SupportActionPage)

@@ -118,11 +118,17 @@ async def test_support_cancels_a_funded_contract_and_the_client_is_refunded_once
     for outsider in (client, worker):
         problem(await outsider.post(on(cid, "cancel"), {"reason": why}), 403)
 
-    cancelled = await support.post(on(cid, "cancel"), {"reason": why})
+    once = {"Idempotency-Key": "cancel-ticket-4711"}
+    cancelled = await support.post(on(cid, "cancel"), {"reason": why}, headers=once)
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["stage"] == "cancelled"
     assert [m["status"] for m in cancelled.json()["milestones"]] == ["refunded", "refunded"]
-    # Asked again (a double click, a retry): refused, and nothing moves twice.
+    # A retry with the same key (a lost answer) is the same update: the same answer, once —
+    # even after the contract's workflow has finished.
+    await infra.temporal.get_workflow_handle(f"contract-{cid}").result()
+    retried = await support.post(on(cid, "cancel"), {"reason": why}, headers=once)
+    assert retried.status_code == 200 and retried.json() == cancelled.json()
+    # Asked again without a key (a double click): refused, and nothing moves twice.
     problem(await support.post(on(cid, "cancel"), {"reason": why}), 409)
 
     after = await eventually(
