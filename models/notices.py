@@ -113,6 +113,18 @@ def cancelled_unfunded() -> Notice:
     )
 
 
+def cancelled_by_support(job_title: str) -> Notice:
+    # Support's reason stays internal (it may quote the other party): the people are told
+    # what happened to the contract and the money.
+    return Notice(
+        kind="cancelled-by-support",
+        subject="Contract cancelled by our support team",
+        body=f"Our support team cancelled the contract for “{job_title}”. Money still in "
+        "escrow for work not yet approved is refunded to the client's card; approved work is "
+        "paid to the worker. Reply to this email if you have questions.",
+    )
+
+
 def milestone_funded(number: int, amount_cents: int, currency: str) -> Notice:
     amount = format_cents(amount_cents, currency)
     return Notice(

@@ -852,6 +852,9 @@ class ContractWorkflow:
         await self._progress()
         await self._refund_unapproved()
         await self._progress()
+        cancelled = notices.cancelled_by_support(self.state.job_title)
+        for party in (self.state.client_id, self.state.worker_id):
+            await self._notify(party, cancelled, "cancelled-by-support")
         return self.state
 
     @support_cancel.validator

@@ -241,6 +241,9 @@ async def test_support_cancels_with_a_refund_of_the_escrow_exactly_once(world: W
     [row] = audit(world, c)
     assert row.action is s.SupportAction.CANCEL and row.details == {"escrow_cents": 20_000}
     assert "support" in (state.end_reason or "")
+    for party in (c.input.client_id, c.input.worker_id):  # both are told, without the reason
+        [told] = world.store.notices("cancelled-by-support", party)
+        assert "agreed" not in told.body
 
 
 async def test_support_cancels_an_offer_nobody_answered(world: World) -> None:
