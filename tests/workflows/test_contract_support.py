@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
 from temporalio.common import SearchAttributeKey
 
@@ -340,3 +341,13 @@ async def test_an_audit_row_written_twice_by_a_retry_is_kept_once(world: World) 
     await support(c, "add_note", "handover to the night shift", note="watch this one")
     assert world.store.support_action_writes == 2
     assert len(audit(world, c)) == 1
+
+
+async def test_the_temporal_ui_explains_each_support_action(world: World) -> None:
+    """The UI's update form lists a workflow's updates with their descriptions (read from
+    the workflow's metadata query): each support action says what it does and needs."""
+    c = await start_contract(world, [10_000])
+    metadata = await c.handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    described = {u.name: u.description for u in metadata.definition.update_definitions}
+    for action in s.SupportAction:
+        assert "Support" in described[action] and "reason" in described[action], action
