@@ -28,6 +28,8 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from temporalio.service import RPCError
+
 from core.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,7 +170,12 @@ async def run_async(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     command: Callable[[argparse.Namespace], int | Coroutine[Any, Any, int]] = args.run_command
     result = command(args)
-    return await result if asyncio.iscoroutine(result) else int(result)
+    if not asyncio.iscoroutine(result):
+        return int(result)
+    try:
+        return await result
+    except RPCError as err:
+        return refused(err)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -176,7 +183,18 @@ def run(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     command: Callable[[argparse.Namespace], int | Coroutine[Any, Any, int]] = args.run_command
     result = command(args)
-    return asyncio.run(result) if asyncio.iscoroutine(result) else int(result)
+    if not asyncio.iscoroutine(result):
+        return int(result)
+    try:
+        return asyncio.run(result)
+    except RPCError as err:
+        return refused(err)
+
+
+def refused(err: RPCError) -> int:
+    """Temporal said no (an unknown workflow id, a bad query…): its words, not a traceback."""
+    print(f"temporal: {err.status.name.lower()}: {err.message}", file=sys.stderr)
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:

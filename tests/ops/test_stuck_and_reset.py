@@ -5,6 +5,7 @@ deployed `ops reset` makes each of them complete."""
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from typing import Any
 
@@ -143,6 +144,22 @@ async def test_a_bug_is_found_listed_exactly_and_reset_after_the_fix(
     with contextlib.suppress(WorkflowFailureError):
         await client.get_workflow_handle(declined).result()
 
+    # One workflow by id: the reset point is checked before anything is done.
+    one = sorted(broken)[0]
+    wrong = await ops("reset", one, "--to", "event", "2", "--reason", "again", "--dry-run")
+    assert wrong.code == 0
+    assert (
+        "event 2 is WORKFLOW_TASK_SCHEDULED; a reset needs a WORKFLOW_TASK_COMPLETED" in wrong.out
+    )
+    assert "0 workflow(s) would be reset" in wrong.out
+    first = await ops("reset", one, "--to", "first-workflow-task", "--reason", "again", "--dry-run")
+    assert re.search(
+        rf"would reset {one}  run {new_runs[one]}  \(OpsDrill\) to event \d+ WORKFLOW_TASK_COMPLETED",
+        first.out,
+    )
+    unknown = await ops("reset", f"{one}-nope", "--reason", "again", "--dry-run")
+    assert unknown.code == 1 and unknown.err.startswith("temporal: not_found:")
+
 
 async def test_stuck_lists_long_retrying_activities_and_workflows_needing_support(
     temporal_env: WorkflowEnvironment, ops: Ops, queue: str
@@ -174,6 +191,10 @@ async def test_stuck_lists_long_retrying_activities_and_workflows_needing_suppor
             assert "activity drill.call_provider retrying for" in why
             assert "last failure: provider answered 503 (ProviderUnavailable)" in why
             assert listed(stuck, "needs_support")[flagged]["workflow_type"] == "OpsDrillFlagged"
+
+            # Running workflows are described one by one, as many as --scan-limit allows.
+            bounded = await ops("stuck", "--where", scope, "--scan-limit", "1", "--json")
+            assert "checked the newest 1 of 2 running workflows" in bounded.json()["notes"][0]
 
             # Below the threshold a retrying activity is not news.
             patient = await ops("stuck", "--where", scope, "--retrying-longer-than", "1h", "--json")
