@@ -217,7 +217,8 @@ async def reset(args: argparse.Namespace) -> int:
     if args.dry_run or not todo:
         output(plans, args.json, dry_run=True)
         if not args.json:
-            print(f"{len(todo)} workflow(s) would be reset; nothing done (dry run)")
+            dry = " (dry run)" if args.dry_run else ""
+            print(f"{len(todo)} workflow(s) would be reset; nothing done{dry}")
         return 0
     if not args.yes:
         print_plans(plans, dry_run=True)

@@ -1,6 +1,6 @@
 """``ops stuck``: everything that needs an engineer or support, without writing queries.
 
-Four kinds, each with id, type, why and since when:
+Each finding has the workflow id, type, why and since when:
 
 - ``failed`` / ``timed_out`` / ``terminated``: runs that closed that way within the window
   (visibility: ExecutionStatus and CloseTime) and were not reset or restarted since;
@@ -8,6 +8,8 @@ Four kinds, each with id, type, why and since when:
   attempt was scheduled longer ago than the threshold;
 - ``workflow_task_failing``: a running workflow whose workflow task keeps failing (a bug or
   non-determinism: the workflow cannot move until code is fixed and it is reset);
+- ``no_worker``: a workflow task nobody has picked up for longer than the threshold (no
+  worker polls its task queue);
 - ``needs_support``: running workflows flagged ``NeedsSupport = true``.
 
 Running workflows are described one by one (visibility cannot see pending activities), so
@@ -24,7 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
+from google.protobuf.timestamp_pb2 import Timestamp
+from temporalio.api.enums.v1 import EventType, PendingWorkflowTaskState, WorkflowTaskFailedCause
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionDescription
 from temporalio.service import RPCError
@@ -191,7 +194,7 @@ async def running_trouble(
             d = await client.get_workflow_handle(w.id, run_id=w.run_id).describe()
         except RPCError:
             return  # closed and gone between the list and the describe
-        await failing_task(client, report, w, d)
+        await failing_task(client, report, w, d, threshold)
         for activity in d.raw_description.pending_activities:
             if activity.attempt < 2:
                 continue
@@ -223,29 +226,55 @@ async def running_trouble(
     await bounded(runs, check)
 
 
+def _timestamp(value: Timestamp) -> datetime | None:
+    return value.ToDatetime().replace(tzinfo=UTC) if value.seconds else None
+
+
 async def failing_task(
-    client: Client, report: Report, w: WorkflowExecution, d: WorkflowExecutionDescription
+    client: Client,
+    report: Report,
+    w: WorkflowExecution,
+    d: WorkflowExecutionDescription,
+    threshold: timedelta,
 ) -> None:
     raw = d.raw_description
     if not raw.HasField("pending_workflow_task"):
         return
-    attempt = raw.pending_workflow_task.attempt
+    task = raw.pending_workflow_task
+    scheduled = _timestamp(task.original_scheduled_time) or _timestamp(task.scheduled_time)
     # Only the first failure of a streak is an event; later attempts show in the attempt.
     failed = await last_event(
         client,
         w,
         lambda e: _is_failed_task(e) or e.event_type == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
     )
-    if failed is None or failed.event_type != E.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-        if attempt < 2:
-            return
-        why = f"workflow task failing, attempt {attempt}"
-        since = raw.pending_workflow_task.original_scheduled_time.ToDatetime().replace(tzinfo=UTC)
-    else:
+    if failed is not None and failed.event_type == E.EVENT_TYPE_WORKFLOW_TASK_FAILED:
         a = failed.workflow_task_failed_event_attributes
         cause = WorkflowTaskFailedCause.Name(a.cause).removeprefix("WORKFLOW_TASK_FAILED_CAUSE_")
-        why = f"workflow task failing ({cause}), attempt {attempt}: {failure_text(a.failure)}"
-        since = event_time(failed)
+        why = f"workflow task failing ({cause}), attempt {task.attempt}: {failure_text(a.failure)}"
+        since: datetime | None = event_time(failed)
+    elif task.attempt >= 2:
+        why, since = f"workflow task failing (timing out?), attempt {task.attempt}", scheduled
+    elif (
+        task.state == PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_SCHEDULED
+        and scheduled is not None
+        and datetime.now(UTC) - scheduled > threshold
+    ):
+        # Nobody picks the task up: no worker polls this task queue (down, or misnamed).
+        report.findings.append(
+            Finding(
+                "no_worker",
+                w.id,
+                w.run_id,
+                w.workflow_type,
+                f"its workflow task has waited {describe_duration(datetime.now(UTC) - scheduled)} "
+                f"for a worker on task queue {w.task_queue}",
+                scheduled,
+            )
+        )
+        return
+    else:
+        return
     report.findings.append(
         Finding("workflow_task_failing", w.id, w.run_id, w.workflow_type, why, since)
     )
@@ -349,7 +378,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         sub,
         "stuck",
         "list failed, timed-out and terminated workflows, long-retrying activities, "
-        "failing workflow tasks and NeedsSupport; exit 1 if any",
+        "failing or unpolled workflow tasks and NeedsSupport; exit 1 if any",
         [
             "ops stuck",
             "ops stuck --retrying-longer-than 30m --closed-within 7d",

@@ -161,13 +161,14 @@ async def test_a_bug_is_found_listed_exactly_and_reset_after_the_fix(
     assert unknown.code == 1 and unknown.err.startswith("temporal: not_found:")
 
 
-async def test_stuck_lists_long_retrying_activities_and_workflows_needing_support(
+async def test_stuck_lists_long_retries_missing_workers_and_workflows_needing_support(
     temporal_env: WorkflowEnvironment, ops: Ops, queue: str
 ) -> None:
     client = temporal_env.client
     tag = uuid.uuid4().hex[:6]
     retrying, flagged = f"drill-{tag}-retrying", f"drill-{tag}-flagged"
-    scope = f'TaskQueue = "{queue}"'
+    orphan, nobody = f"drill-{tag}-orphan", f"{queue}-nobody-polls"
+    scope = f'TaskQueue = "{queue}" OR TaskQueue = "{nobody}"'
     async with Worker(
         client,
         task_queue=queue,
@@ -176,12 +177,14 @@ async def test_stuck_lists_long_retrying_activities_and_workflows_needing_suppor
     ):
         await start(client, RetryingDrill.run, retrying, queue)
         await start(client, FlaggedDrill.run, flagged, queue)
+        await start(client, FlaggedDrill.run, orphan, nobody)  # a queue no worker polls
         try:
             stuck = await eventually(
                 lambda: ops("stuck", "--where", scope, "--retrying-longer-than", "2s", "--json"),
                 lambda ran: (
                     retrying in listed(ran, "activity_retrying")
                     and flagged in listed(ran, "needs_support")
+                    and orphan in listed(ran, "no_worker")
                 ),
                 timeout=60,
                 interval=1,
@@ -191,15 +194,19 @@ async def test_stuck_lists_long_retrying_activities_and_workflows_needing_suppor
             assert "activity drill.call_provider retrying for" in why
             assert "last failure: provider answered 503 (ProviderUnavailable)" in why
             assert listed(stuck, "needs_support")[flagged]["workflow_type"] == "OpsDrillFlagged"
+            assert (
+                f"for a worker on task queue {nobody}" in listed(stuck, "no_worker")[orphan]["why"]
+            )
 
             # Running workflows are described one by one, as many as --scan-limit allows.
             bounded = await ops("stuck", "--where", scope, "--scan-limit", "1", "--json")
-            assert "checked the newest 1 of 2 running workflows" in bounded.json()["notes"][0]
+            assert "checked the newest 1 of 3 running workflows" in bounded.json()["notes"][0]
 
             # Below the threshold a retrying activity is not news.
             patient = await ops("stuck", "--where", scope, "--retrying-longer-than", "1h", "--json")
             assert retrying not in listed(patient, "activity_retrying")
+            assert orphan not in listed(patient, "no_worker")
             assert flagged in listed(patient, "needs_support")
         finally:
-            for workflow_id in (retrying, flagged):
+            for workflow_id in (retrying, flagged, orphan):
                 await client.get_workflow_handle(workflow_id).terminate("drill over")
