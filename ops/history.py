@@ -34,9 +34,16 @@ class Line:
 
 
 def failure_text(failure: Failure) -> str:
-    kind = failure.application_failure_info.type if failure.application_failure_info.type else ""
-    message = short(failure.message or "(no message)")
-    return f"{message} ({kind})" if kind else message
+    """``message (ErrorType)``, followed by its causes: a workflow that failed because an
+    activity did says "Activity task failed", and the reason is one cause down."""
+    parts: list[str] = []
+    current: Failure | None = failure
+    while current is not None and len(parts) < 4:
+        kind = current.application_failure_info.type
+        message = current.message or "(no message)"
+        parts.append(f"{message} ({kind})" if kind else message)
+        current = current.cause if current.HasField("cause") else None
+    return short(" ← caused by: ".join(parts), 300)
 
 
 @dataclass

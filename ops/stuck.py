@@ -42,6 +42,7 @@ from ops.temporal import (
     event_time,
     parse_duration,
     reverse_events,
+    short,
     when,
 )
 
@@ -101,10 +102,13 @@ async def listed(client: Client, query: str, limit: int) -> tuple[list[WorkflowE
 
 
 async def last_event(
-    client: Client, w: WorkflowExecution, wanted: Callable[[HistoryEvent], bool]
+    client: Client,
+    w: WorkflowExecution,
+    wanted: Callable[[HistoryEvent], bool],
+    page_size: int = 100,
 ) -> HistoryEvent | None:
     scanned = 0
-    async for event in reverse_events(client, w.id, w.run_id):
+    async for event in reverse_events(client, w.id, w.run_id, page_size=page_size):
         if wanted(event):
             return event
         scanned += 1
@@ -132,21 +136,24 @@ async def closed_badly(
         nonlocal superseded
         # A reset or a restart under the same id starts a new run: the old run's failure is
         # then history, and the new run is judged on its own.
-        current = await client.get_workflow_handle(w.id).describe()
-        if current.run_id != w.run_id:
+        try:
+            current = await client.get_workflow_handle(w.id).describe()
+        except RPCError:
+            current = None  # gone (retention) between the list and now: report what we saw
+        if current is not None and current.run_id != w.run_id:
             superseded += 1
             return
         status = w.status.name if w.status else "?"
         kind = {"FAILED": "failed", "TIMED_OUT": "timed_out", "TERMINATED": "terminated"}.get(
             status, status.lower()
         )
-        last = await last_event(client, w, lambda e: True)
+        last = await last_event(client, w, lambda e: True, page_size=1)
         why = closing_words(last) if last else kind
         report.findings.append(Finding(kind, w.id, w.run_id, w.workflow_type, why, w.close_time))
 
     await bounded(runs, check)
     if superseded:
-        report.notes.append(f"{superseded} failed run(s) skipped: reset or restarted since")
+        report.notes.append(f"{superseded} closed run(s) skipped: reset or restarted since")
 
 
 def closing_words(e: HistoryEvent) -> str:
@@ -154,7 +161,7 @@ def closing_words(e: HistoryEvent) -> str:
         return f"failed: {failure_text(e.workflow_execution_failed_event_attributes.failure)}"
     if e.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
         a = e.workflow_execution_terminated_event_attributes
-        return f"terminated by {a.identity or 'someone'}: {a.reason or '(no reason)'}"
+        return f"terminated by {a.identity or 'someone'}: {short(a.reason or '(no reason)')}"
     if e.event_type == E.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:
         return "timed out: ran past its execution timeout"
     return EventType.Name(e.event_type).removeprefix("EVENT_TYPE_").lower()

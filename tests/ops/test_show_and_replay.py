@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import ApplicationFailureInfo, Failure
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -17,7 +18,7 @@ from temporalio.worker import Worker
 import ops.replay
 from core.settings import get_settings
 from ops.cli import run, run_async
-from ops.history import readable
+from ops.history import failure_text, readable
 from tests.conftest import placeholder_settings_env
 from tests.ops.conftest import Ops
 from tests.ops.drill import DrillInput, ShowDrill, ShowDrillChanged, settle
@@ -185,3 +186,16 @@ def test_every_command_explains_itself(command: str, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert out.startswith(f"usage: ops {command}")
     assert "\nexamples:\n  ops " + command in out
+
+
+def test_a_failure_is_told_with_its_cause() -> None:
+    """A workflow that failed because an activity did: the reason is one cause down."""
+    declined = Failure(
+        message="Your card was declined.",
+        application_failure_info=ApplicationFailureInfo(type="CardDeclined"),
+    )
+    activity_failed = Failure(message="Activity task failed", cause=declined)
+    assert (
+        failure_text(activity_failed)
+        == "Activity task failed ← caused by: Your card was declined. (CardDeclined)"
+    )
