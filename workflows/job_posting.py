@@ -83,6 +83,7 @@ class JobPostingWorkflow:
                 await workflow.wait_condition(
                     lambda: self.state.status is JobStatus.CLOSED or self._should_continue_as_new(),
                     timeout=remaining(self.state.expires_at),
+                    timeout_summary="job expires: closed to applications",
                 )
             except TimeoutError:
                 await self._close(CloseReason.EXPIRED)
@@ -98,7 +99,10 @@ class JobPostingWorkflow:
 
     # --- commands ---------------------------------------------------------------------------
 
-    @workflow.update(name="publish")
+    @workflow.update(
+        name="publish",
+        description="API (POST /v1/jobs, with the start): answers once the job is saved and visible, or refuses if the database would not save it.",
+    )
     async def publish(self) -> JobPostingState:
         """Answers once the job is visible in Postgres (used with update-with-start): a 201
         means anyone can read the job. If the database refuses it, the poster hears so at
@@ -114,7 +118,10 @@ class JobPostingWorkflow:
             )
         return self.state
 
-    @workflow.update(name="apply")
+    @workflow.update(
+        name="apply",
+        description="Worker: apply with a cover letter. Refused on a closed job, a second application, one's own job or missing verification steps.",
+    )
     async def apply(self, cmd: Apply) -> Application:
         self._check_apply(cmd)
         now = workflow.now()
@@ -161,7 +168,10 @@ class JobPostingWorkflow:
                 missing_steps=missing,
             )
 
-    @workflow.update(name="shortlist")
+    @workflow.update(
+        name="shortlist",
+        description="Client: shortlist an application.",
+    )
     async def shortlist(self, cmd: ApplicationDecision) -> Application:
         return await self._decide(cmd, ApplicationStatus.SHORTLISTED)
 
@@ -169,7 +179,10 @@ class JobPostingWorkflow:
     def _check_shortlist(self, cmd: ApplicationDecision) -> None:
         self._check_decision(cmd)
 
-    @workflow.update(name="decline")
+    @workflow.update(
+        name="decline",
+        description="Client: decline an application.",
+    )
     async def decline(self, cmd: ApplicationDecision) -> Application:
         return await self._decide(cmd, ApplicationStatus.DECLINED)
 
@@ -177,7 +190,10 @@ class JobPostingWorkflow:
     def _check_decline(self, cmd: ApplicationDecision) -> None:
         self._check_decision(cmd)
 
-    @workflow.update(name="hire")
+    @workflow.update(
+        name="hire",
+        description="Client: hire an applicant with milestones. Starts the Contract child workflow; the job closes when every position is filled.",
+    )
     async def hire(self, cmd: Hire) -> HireResult:
         self._check_hire(cmd)
         application = self._application(cmd.application_id)
@@ -229,7 +245,10 @@ class JobPostingWorkflow:
         if not cmd.milestones:
             reject(Rejection.INVALID, "a contract needs at least one milestone")
 
-    @workflow.update(name="close")
+    @workflow.update(
+        name="close",
+        description="Client (or support): close the job to new applications. Contracts already started go on.",
+    )
     async def close(self, cmd: CloseJob) -> JobPostingState:
         self._check_close(cmd)
         await self._close(CloseReason.BY_CLIENT)
@@ -240,7 +259,10 @@ class JobPostingWorkflow:
         self._require_client(cmd.actor)
         self._require_open()
 
-    @workflow.query(name="state")
+    @workflow.query(
+        name="state",
+        description="The whole job: status, applications, hires, expiry (what the API shows).",
+    )
     def query_state(self) -> JobPostingState:
         return self.state
 

@@ -69,6 +69,7 @@ class PayoutAccountWorkflow:
                 start_to_close_timeout=MONEY_CALL_TIMEOUT,
                 schedule_to_close_timeout=ACCOUNT_SETUP_DEADLINE,
                 retry_policy=PAYMENT_RETRY,
+                summary="create the Stripe Connect Express account",
             )
             self.state.stripe_account_id = account.account_id
             self.state.status = PayoutAccountStatus.ONBOARDING
@@ -88,7 +89,10 @@ class PayoutAccountWorkflow:
                     self.input.model_copy(update={"carried_state": self.state})
                 )
 
-    @workflow.update(name="onboarding_link")
+    @workflow.update(
+        name="onboarding_link",
+        description="Worker: a fresh link to Stripe's hosted onboarding (links expire within minutes); none once the account is ready.",
+    )
     async def onboarding_link(self, actor: Actor) -> PayoutAccountPublic:
         """A fresh hosted-onboarding link (links are short-lived), unless already ready."""
         self._check_owner(actor)
@@ -112,6 +116,7 @@ class PayoutAccountWorkflow:
                 start_to_close_timeout=timedelta(seconds=20),
                 schedule_to_close_timeout=timedelta(seconds=60),
                 retry_policy=PAYMENT_RETRY,
+                summary="create a Stripe onboarding link",
             )
         except Exception as err:
             raise ApplicationError(
@@ -126,7 +131,10 @@ class PayoutAccountWorkflow:
     def _check_onboarding_link(self, actor: Actor) -> None:
         self._check_owner(actor)
 
-    @workflow.signal(name="account_updated")
+    @workflow.signal(
+        name="account_updated",
+        description="Stripe webhook account.updated: payouts enabled or disabled. Older snapshots never overwrite newer ones.",
+    )
     def account_updated(self, update: AccountUpdated) -> None:
         # Stripe does not promise delivery order: an older snapshot never overwrites a newer one.
         if update.account_id != self.state.stripe_account_id and self.state.stripe_account_id:
@@ -136,7 +144,10 @@ class PayoutAccountWorkflow:
         self._last_event_created = update.event_created
         self._updates.append(update)
 
-    @workflow.query(name="state")
+    @workflow.query(
+        name="state",
+        description="The payout account: status, Stripe account id, whether payouts are enabled, contracts told it is ready.",
+    )
     def query_state(self) -> PayoutAccountState:
         return self.state
 

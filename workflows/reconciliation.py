@@ -40,7 +40,9 @@ class ReconciliationWorkflow:
             f"Comparing ledger and Stripe from {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC …"
         )
         ledger = await store(
-            StoreActivities.ledger_movements, LedgerMovementsRequest(since=since, until=until)
+            StoreActivities.ledger_movements,
+            LedgerMovementsRequest(since=since, until=until),
+            summary="read the ledger's movements in the window",
         )
         provider = await workflow.execute_activity_method(
             PaymentActivities.provider_movements,
@@ -52,6 +54,7 @@ class ReconciliationWorkflow:
             start_to_close_timeout=PROVIDER_LISTING_TIMEOUT,
             heartbeat_timeout=timedelta(minutes=1),
             retry_policy=PAYMENT_RETRY,
+            summary="list Stripe's charges, refunds, transfers and disputes in the window",
         )
         known = {m.provider_object_id for m in ledger}
         ledger += await store(
@@ -59,6 +62,7 @@ class ReconciliationWorkflow:
             LedgerMovementsRequest(
                 provider_ids=[p.object_id for p in provider if p.object_id not in known]
             ),
+            summary="read ledger movements for Stripe objects outside the window",
         )
         report = ReconciliationReport(
             run_id=workflow.info().workflow_id,
