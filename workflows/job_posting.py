@@ -11,6 +11,7 @@ lives for months after its job closes.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from temporalio import workflow
@@ -319,20 +320,7 @@ class JobPostingWorkflow:
         self._not_saved = reason
 
     def _describe(self) -> None:
-        s = self.state
-        if s.status is JobStatus.OPEN:
-            left = remaining(s.expires_at)
-            details = (
-                f"**Open** — {len(s.applications)} application(s), {s.hired_count}/{s.positions} "
-                f"hired.\n\nNext: the client reviews applications and hires. Closes on "
-                f"{s.expires_at:%Y-%m-%d %H:%M} UTC (in {left.days} d) unless filled first."
-            )
-        else:
-            details = (
-                f"**Closed** ({s.close_reason}) on {s.closed_at:%Y-%m-%d %H:%M} UTC — "
-                f"{s.hired_count}/{s.positions} hired. Contracts continue on their own."
-            )
-        workflow.set_current_details(details)
+        workflow.set_current_details(describe(self.state, workflow.now()))
 
     def _should_continue_as_new(self) -> bool:
         return workflow.info().is_continue_as_new_suggested()
@@ -347,3 +335,26 @@ class JobPostingWorkflow:
                 SearchAttributePair(sa.AMOUNT_CENTS, input.job.budget_cents),
             ]
         )
+
+
+def describe(s: JobPostingState, now: datetime) -> str:
+    """The Temporal UI's *Current details* for support: what the job waits for, from whom,
+    and until when."""
+    if s.status is JobStatus.OPEN:
+        left = max(s.expires_at - now, timedelta(0))
+        undecided = sum(
+            a.status in (ApplicationStatus.APPLIED, ApplicationStatus.SHORTLISTED)
+            for a in s.applications.values()
+        )
+        return (
+            f"**Open** — {len(s.applications)} application(s), {s.hired_count}/{s.positions} "
+            f"hired.\n\nWaiting for workers to apply and for the client to decide "
+            f"({undecided} application(s) undecided) and hire, until "
+            f"{s.expires_at:%Y-%m-%d %H:%M} UTC (in {left.days} d); then the job closes "
+            "unless its positions are filled first."
+        )
+    return (
+        f"**Closed** ({s.close_reason}) on {s.closed_at:%Y-%m-%d %H:%M} UTC — "
+        f"{s.hired_count}/{s.positions} hired. Nothing left to wait for; contracts continue "
+        "on their own."
+    )

@@ -58,6 +58,7 @@ class PayoutAccountWorkflow:
     @workflow.run
     async def run(self, input: PayoutAccountInput) -> PayoutAccountState:
         if self.state.stripe_account_id is None:
+            workflow.set_current_details(describe(self.state))
             account: ConnectedAccount = await workflow.execute_activity_method(
                 PaymentActivities.create_connected_account,
                 ConnectedAccountRequest(
@@ -166,7 +167,7 @@ class PayoutAccountWorkflow:
             self.state.status = PayoutAccountStatus.RESTRICTED
         self.state.version += 1
         workflow.upsert_search_attributes([sa.STAGE.value_set(self.state.status.value)])
-        workflow.set_current_details(_describe(self.state))
+        workflow.set_current_details(describe(self.state))
         # Projected (ready) *before* the waiters are read: see StoreActivities.payout_destination.
         await store(StoreActivities.project_payout_account, self.state)
         if self.state.status is PayoutAccountStatus.READY and not was_ready:
@@ -197,15 +198,26 @@ class PayoutAccountWorkflow:
         )
 
 
-def _describe(s: PayoutAccountState) -> str:
+def describe(s: PayoutAccountState) -> str:
+    """The Temporal UI's *Current details* for support: what the account waits for, from
+    whom, and until when (nothing bounds these waits: the account lives as long as the worker)."""
     if s.status is PayoutAccountStatus.READY:
-        return f"**Ready** — Stripe account `{s.stripe_account_id}` can receive payouts."
+        return (
+            f"**Ready** — Stripe account `{s.stripe_account_id}` can receive payouts. Nothing to "
+            "wait for; Stripe's `account.updated` webhook would report a change."
+        )
     if s.status is PayoutAccountStatus.RESTRICTED:
         return (
-            f"**Restricted** — Stripe disabled payouts on `{s.stripe_account_id}`. "
-            "Releases wait until the worker fixes it in Stripe."
+            f"**Restricted** — Stripe disabled payouts on `{s.stripe_account_id}`. Waiting for "
+            "the worker to fix their details in Stripe, no deadline; releases to them wait too."
+        )
+    if s.status is PayoutAccountStatus.CREATING or s.stripe_account_id is None:
+        return (
+            "**Creating** — opening the worker's Stripe Connect Express account (retried for "
+            f"up to {ACCOUNT_SETUP_DEADLINE.total_seconds() / 3600:g} h)."
         )
     return (
-        f"**Onboarding** — Stripe account `{s.stripe_account_id}` created; waiting for the worker "
-        "to finish Stripe's onboarding (the `account.updated` webhook reports payouts_enabled)."
+        f"**Onboarding** — Stripe account `{s.stripe_account_id}` created. Waiting for the "
+        "worker to finish Stripe's onboarding, no deadline (the `account.updated` webhook "
+        "reports payouts_enabled); releases to them wait until then."
     )

@@ -37,7 +37,9 @@ class ReconciliationWorkflow:
         until = input.until or workflow.now()
         since = until - input.lookback
         workflow.set_current_details(
-            f"Comparing ledger and Stripe from {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC …"
+            f"Comparing ledger and Stripe from {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC: "
+            f"waiting for the ledger, then for Stripe's listing (at most "
+            f"{PROVIDER_LISTING_TIMEOUT.total_seconds() / 60:g} min a try). Nobody needs to act."
         )
         ledger = await store(
             StoreActivities.ledger_movements,
@@ -87,6 +89,11 @@ class ReconciliationWorkflow:
             f"**{len(report.mismatches)} mismatch(es)** between ledger and Stripe, "
             f"{len(ledger)} ledger / {len(provider)} provider movements checked "
             f"({since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC)."
+            + (
+                " Each one's contract is flagged `NeedsSupport` for support."
+                if report.mismatches
+                else ""
+            )
             + "".join(f"\n- {m.detail}" for m in report.mismatches[:20])
         )
         return report

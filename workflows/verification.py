@@ -78,7 +78,6 @@ with workflow.unsafe.imports_passed_through():
         VerificationInput,
         VerificationReply,
         VerificationState,
-        describe,
     )
 
 _WAITING_FOR_IDENTITY = (StepStatus.WAITING_FOR_USER, StepStatus.ACTION_REQUIRED)
@@ -724,7 +723,7 @@ class VerificationWorkflow:
                 sa.NEEDS_SUPPORT.value_set(self.state.needs_support),
             ]
         )
-        workflow.set_current_details(describe(self.state, workflow.now()))
+        workflow.set_current_details(rules.describe(self.state, workflow.now()))
         await store(StoreActivities.project_verification, self.state)
 
     @staticmethod
