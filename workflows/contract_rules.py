@@ -147,30 +147,34 @@ def describe(s: ContractState) -> str:
             f"{s.dispute.reason}. Waiting for support to resolve it (`resolve_dispute`), no "
             "deadline: every timer and payment is frozen until then."
         )
+    milestones = []
     for m in s.milestones:
         line = f"- M{m.number} {m.title}: **{m.status.value}** ({format_cents(m.amount_cents, s.currency)})"
         waits = _milestone_waits_for(s, m)
-        lines.append(f"{line} — {waits}" if waits else line)
+        milestones.append(f"{line} — {waits}" if waits else line)
+    after: list[str] = []
     if s.waiting_for_payout_account_since:
         ask_support_at = s.waiting_for_payout_account_since + s.policy.payout_account_support_after
-        lines.append(
+        after.append(
             f"Waiting for the worker to set up a payout account (since "
             f"{_at(s.waiting_for_payout_account_since)}); reminded every "
             f"{s.policy.payout_account_reminder_every.days} d, support is asked on {_at(ask_support_at)}."
         )
     if s.stage is ContractStage.COMPLETED and s.reviews_close_at:
         if s.reviews_revealed:
-            lines.append("Reviews revealed; nothing left to wait for.")
+            after.append("Reviews revealed; nothing left to wait for.")
         else:
             missing = [r for r in (Role.CLIENT, Role.WORKER) if r.value not in s.reviews]
-            lines.append(
+            after.append(
                 f"Blind reviews: {len(s.reviews)}/2 in. Waiting for the "
                 f"{' and the '.join(missing)} to review until {_at(s.reviews_close_at)}; "
                 "then both are revealed."
             )
     if s.end_reason:
-        lines.append(f"Ended: {s.end_reason}.")
-    return "\n".join(lines)
+        after.append(f"Ended: {s.end_reason}.")
+    # Blank lines around the list: the UI's Markdown starts a list only after one, and a line
+    # right after the list would be read as part of its last item.
+    return "\n\n".join("\n".join(block) for block in (lines, milestones, after) if block)
 
 
 def _milestone_waits_for(s: ContractState, m: Milestone) -> str:

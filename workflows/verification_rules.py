@@ -155,6 +155,7 @@ def describe(s: VerificationState, now: datetime) -> str:
     lines = [f"**Verification of {s.role} {s.display_name}**"]
     if s.needs_support:
         lines.append(f"**Needs support**: {s.support_reason}")
+    lines.append("")  # the UI's Markdown starts a list only after a blank line
     lines.append(f"- **email** — {_code_waits_for(s.email, s.policy, now)}")
     lines.append(f"- **phone** — {_code_waits_for(s.phone, s.policy, now)}")
     lines.append(f"- **identity** — {_identity_waits_for(s.identity)}")
