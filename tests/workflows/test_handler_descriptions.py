@@ -15,7 +15,10 @@ from typing import Any
 
 import pytest
 from temporalio import workflow
+from temporalio.client import ScheduleActionStartWorkflow
 
+from core.schedules import reconciliation_schedule
+from tests.conftest import sandbox_settings
 from workers.main import WORKFLOWS
 
 # The UI shows a description on one line under the handler's name in a drop-down.
@@ -41,9 +44,17 @@ def handlers(cls: type) -> list[tuple[str, str, str]]:
     ]
 
 
+WORKFLOWS_BY_NAME = {workflow._Definition.must_from_class(cls).name: cls for cls in WORKFLOWS}
+
+
 def test_the_worker_runs_every_workflow_of_the_marketplace() -> None:
-    names = {workflow._Definition.must_from_class(cls).name for cls in WORKFLOWS}
-    assert names >= {"Contract", "JobPosting", "PayoutAccount", "Verification", "Reconciliation"}
+    assert set(WORKFLOWS_BY_NAME) >= {
+        "Contract",
+        "JobPosting",
+        "PayoutAccount",
+        "Verification",
+        "Reconciliation",
+    }
 
 
 @pytest.mark.parametrize("cls", WORKFLOWS, ids=lambda cls: cls.__name__)
@@ -71,4 +82,10 @@ def test_the_contract_tells_support_which_updates_are_theirs() -> None:
     assert "Stripe webhook" in contract["chargeback_opened"]
 
 
-WORKFLOWS_BY_NAME = {workflow._Definition.must_from_class(cls).name: cls for cls in WORKFLOWS}
+def test_the_daily_reconciliation_is_described_in_the_ui() -> None:
+    """Scheduled runs are started by Temporal, not by our code: the schedule's action carries
+    the summary and details every run shows."""
+    action = reconciliation_schedule(sandbox_settings("http://127.0.0.1:1")).action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    assert action.static_summary == "Daily reconciliation: ledger against Stripe"
+    assert "NeedsSupport" in str(action.static_details)
