@@ -1,4 +1,5 @@
-"""Debian's Chromium for the browser tests: found on PATH, or installed with apt when missing.
+"""Debian's Chromium for the browser tests: found on PATH, or installed with apt when missing;
+and the screenshots those tests keep as artifacts.
 
 Playwright's own browser download needs the internet; Debian's package comes from the
 package mirror every developer machine and CI reaches, so the tests drive that one through
@@ -10,6 +11,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+# Kept after the run (gitignored); CI can collect the folder. Printed in pytest's summary.
+ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts" / "temporal-ui"
+kept_screenshots: list[Path] = []
 
 CANDIDATES = ("chromium", "chromium-browser")
 INSTALL_COMMANDS = (
@@ -55,6 +65,14 @@ def ensure_chromium() -> str:
     if not found:
         raise ChromiumUnavailable("apt-get installed `chromium` but no chromium is on PATH")
     return found
+
+
+async def keep_screenshot(page: Page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=path, full_page=True)
+    kept_screenshots.append(path)
+    return path
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from devstack.stack import Ports, Stack, new_secrets
 from tests.conftest import ApiClient
-from tests.e2e.chromium import ensure_chromium
+from tests.e2e.chromium import ensure_chromium, kept_screenshots
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +64,11 @@ def chromium() -> str:
     """Debian's Chromium, installed by apt on first use (once per session): the README's two
     commands must still set up everything, and the browser test never skips."""
     return ensure_chromium()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Where the browser test's screenshots are, also when everything passed."""
+    if kept_screenshots:
+        terminalreporter.section("Temporal UI screenshots")
+        for path in kept_screenshots:
+            terminalreporter.write_line(str(path))

@@ -3,25 +3,24 @@
 A real browser (Debian's headless Chromium, driven by Playwright) against the dev stack's Web
 UI: search the workflow list for ``ContractId="…"``, open the contract, read its summary, its
 details and its *Current details*, and open "Send an Update" to see what each update is for.
-The screenshots are kept under ``.artifacts/temporal-ui/`` (their paths are printed).
+The screenshots are kept under ``.artifacts/temporal-ui/`` (pytest's summary lists them).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import Client
 
-from devstack.stack import ROOT, Stack
+from devstack.stack import Stack
 from tests.api.helpers import apply, hire, post_job
 from tests.conftest import ApiClient, sign_up
+from tests.e2e.chromium import keep_screenshot
 
-ARTIFACTS = ROOT / ".artifacts" / "temporal-ui"
 # The UI polls the server and renders Markdown in frames: generous, but bounded.
 UI_TIMEOUT_MS = 20_000
 
@@ -51,14 +50,6 @@ async def page(browser: Browser, request: pytest.FixtureRequest) -> AsyncIterato
         # What the browser showed last, kept whatever happened: a failure is explained by it.
         await keep_screenshot(opened, f"{request.node.name}-last")
         await context.close()
-
-
-async def keep_screenshot(page: Page, name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    await page.screenshot(path=path, full_page=True)
-    print(f"screenshot: {path}")
-    return path
 
 
 async def test_support_finds_a_contract_and_reads_what_it_waits_for_and_what_each_update_does(
