@@ -92,6 +92,7 @@ async def reconcile(args: argparse.Namespace) -> int:
         id=f"reconciliation-manual-{now:%Y%m%dT%H%M%S}",
         task_queue=settings.temporal_task_queue,
         static_summary=f"Manual reconciliation of the last {args.hours} h",
+        static_details="Started by `ops reconcile`: ledger against Stripe; mismatches flag their contracts.",
     )
     print(
         f"checked {report.checked} from {report.since:%Y-%m-%d %H:%M} to {report.until:%Y-%m-%d %H:%M} UTC"

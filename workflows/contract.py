@@ -149,6 +149,7 @@ class ContractWorkflow:
             await workflow.wait_condition(
                 lambda: self.state.stage is not ContractStage.OFFERED,
                 timeout=remaining(self.state.offer_expires_at),
+                timeout_summary="offer expires unless the worker answers",
             )
         except TimeoutError:
             await self._end(ContractStage.EXPIRED, "the worker did not answer the offer in time")
@@ -163,6 +164,7 @@ class ContractWorkflow:
             await workflow.wait_condition(
                 lambda: self.state.any_funded or self._over(),
                 timeout=remaining(self.state.funding_deadline_at),
+                timeout_summary="funding deadline: cancelled unless a milestone is funded",
             )
         except TimeoutError:
             # A funding attempt may be in flight right at the deadline: let it finish first.
@@ -214,6 +216,9 @@ class ContractWorkflow:
                         or m.chargeback_open
                     ),
                     timeout=remaining(min(next_at, m.auto_release_at)),
+                    timeout_summary=f"M{m.number}: remind the client to approve"
+                    if reminders and next_at < m.auto_release_at
+                    else f"M{m.number}: auto-release to the worker",
                 )
             except TimeoutError:
                 if reminders and next_at < m.auto_release_at:
@@ -262,6 +267,7 @@ class ContractWorkflow:
                 start_to_close_timeout=MONEY_CALL_TIMEOUT,
                 schedule_to_close_timeout=MONEY_STEP_DEADLINE,
                 retry_policy=PAYMENT_RETRY,
+                summary=f"M{m.number}: pay the worker (Stripe transfer)",
             )
         except ActivityError as err:
             if _error_type(err) == "PayoutAccountNotReady":
@@ -331,6 +337,7 @@ class ContractWorkflow:
                         self._payout_account_signalled or self.state.payout_account_id is not None
                     ),
                     timeout=min(every, until_support) if until_support else every,
+                    timeout_summary="remind the worker to set up a payout account",
                 )
         if self.state.waiting_for_payout_account_since is not None:
             self.state.waiting_for_payout_account_since = None
@@ -354,7 +361,9 @@ class ContractWorkflow:
         assert self.state.reviews_close_at is not None
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
-                lambda: len(self.state.reviews) == 2, timeout=remaining(self.state.reviews_close_at)
+                lambda: len(self.state.reviews) == 2,
+                timeout=remaining(self.state.reviews_close_at),
+                timeout_summary="review window closes: reviews are revealed",
             )
         await workflow.wait_condition(workflow.all_handlers_finished)  # a review being saved
         self.state.reviews_revealed = True
@@ -370,7 +379,10 @@ class ContractWorkflow:
     # re-checks, because several updates may be validated before any handler runs.
     # =========================================================================================
 
-    @workflow.update(name="accept")
+    @workflow.update(
+        name="accept",
+        description="Worker: accept the offer (before it expires). The client then has the funding deadline to fund a milestone.",
+    )
     async def accept(self, cmd: ContractCommand) -> ContractState:
         rules.check_offer_answer(self.state, cmd.actor)
         now = workflow.now()
@@ -389,7 +401,10 @@ class ContractWorkflow:
     def _check_accept(self, cmd: ContractCommand) -> None:
         rules.check_offer_answer(self.state, cmd.actor)
 
-    @workflow.update(name="decline")
+    @workflow.update(
+        name="decline",
+        description="Worker: decline the offer, with an optional reason. The contract ends; no money moves.",
+    )
     async def decline(self, cmd: DeclineOffer) -> ContractState:
         rules.check_offer_answer(self.state, cmd.actor)
         for m in self.state.milestones:
@@ -404,7 +419,10 @@ class ContractWorkflow:
     def _check_decline(self, cmd: DeclineOffer) -> None:
         rules.check_offer_answer(self.state, cmd.actor)
 
-    @workflow.update(name="fund")
+    @workflow.update(
+        name="fund",
+        description="Client: charge a card for milestone N into escrow. Answers when the charge is settled or declined.",
+    )
     async def fund(self, cmd: FundMilestone) -> ContractState:
         """Charges the client's card into escrow; answers only when the charge is settled."""
         m = rules.check_milestone(self.state, cmd, Role.CLIENT, (MilestoneStatus.PENDING,), "fund")
@@ -425,6 +443,7 @@ class ContractWorkflow:
                         transfer_group=self._id,
                         description=f"{self.state.job_title} — milestone {m.number}: {m.title}",
                     ),
+                    summary=f"M{m.number}: create the escrow payment (Stripe)",
                 )
             funding = await self._payment(
                 PaymentActivities.confirm_escrow_payment,
@@ -433,6 +452,7 @@ class ContractWorkflow:
                     payment_intent_id=m.payment_intent_id,
                     payment_method=cmd.payment_method,
                 ),
+                summary=f"M{m.number}: charge the client's card into escrow",
             )
         except ActivityError as err:
             if m.status is MilestoneStatus.FUNDING:  # (a webhook may have settled it meanwhile)
@@ -447,7 +467,10 @@ class ContractWorkflow:
     def _check_fund_cmd(self, cmd: FundMilestone) -> None:
         rules.check_milestone(self.state, cmd, Role.CLIENT, (MilestoneStatus.PENDING,), "fund")
 
-    @workflow.update(name="submit")
+    @workflow.update(
+        name="submit",
+        description="Worker: deliver milestone N (funded, or changes requested). Starts its auto-release clock (14 days by default).",
+    )
     async def submit(self, cmd: SubmitMilestone) -> ContractState:
         m = rules.check_milestone(
             self.state, cmd, Role.WORKER, _ESCROWED_BEFORE_DELIVERY, "submit work for"
@@ -473,7 +496,10 @@ class ContractWorkflow:
             self.state, cmd, Role.WORKER, _ESCROWED_BEFORE_DELIVERY, "submit work for"
         )
 
-    @workflow.update(name="approve")
+    @workflow.update(
+        name="approve",
+        description="Client: approve milestone N's delivered work. It is released to the worker minus the platform fee.",
+    )
     async def approve(self, cmd: MilestoneCommand) -> ContractState:
         m = rules.check_milestone(
             self.state, cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "approve"
@@ -487,7 +513,10 @@ class ContractWorkflow:
     def _check_approve(self, cmd: MilestoneCommand) -> None:
         rules.check_milestone(self.state, cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "approve")
 
-    @workflow.update(name="request_changes")
+    @workflow.update(
+        name="request_changes",
+        description="Client: send milestone N's delivered work back with a reason. Stops its auto-release clock.",
+    )
     async def request_changes(self, cmd: RequestChanges) -> ContractState:
         m = rules.check_milestone(
             self.state, cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "request changes on"
@@ -509,7 +538,10 @@ class ContractWorkflow:
             self.state, cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "request changes on"
         )
 
-    @workflow.update(name="cancel")
+    @workflow.update(
+        name="cancel",
+        description="Client or worker: cancel the contract. Pending milestones are dropped, unreleased escrow is refunded, approved work is still paid.",
+    )
     async def cancel(self, cmd: CancelContract) -> ContractState:
         """Before funding nothing moves; after, unreleased escrow goes back to the client.
         Approved milestones are owed to the worker and are still paid out."""
@@ -531,7 +563,10 @@ class ContractWorkflow:
     def _check_cancel(self, cmd: CancelContract) -> None:
         rules.check_cancel(self.state, cmd.actor, self._releasing)
 
-    @workflow.update(name="dispute")
+    @workflow.update(
+        name="dispute",
+        description="Client or worker: open a dispute with a reason. Timers and money freeze until support resolves it.",
+    )
     async def dispute(self, cmd: OpenDispute) -> ContractState:
         rules.check_dispute(self.state, cmd.actor, self._releasing)
         self.state.dispute = Dispute(
@@ -554,7 +589,10 @@ class ContractWorkflow:
     def _check_dispute(self, cmd: OpenDispute) -> None:
         rules.check_dispute(self.state, cmd.actor, self._releasing)
 
-    @workflow.update(name="resolve_dispute")
+    @workflow.update(
+        name="resolve_dispute",
+        description="Support: settle an open dispute — release_cents to the worker (minus fee) and refund_cents to the client; they must add up to the escrow in dispute.",
+    )
     async def resolve_dispute(self, cmd: ResolveDispute) -> ContractState:
         """Support splits the escrow in dispute: ``release_cents`` to the worker (minus the
         fee), ``refund_cents`` back to the client. The contract then ends."""
@@ -600,7 +638,10 @@ class ContractWorkflow:
     def _check_resolve_cmd(self, cmd: ResolveDispute) -> None:
         rules.check_resolve(self.state, cmd, self._resolving)
 
-    @workflow.update(name="review")
+    @workflow.update(
+        name="review",
+        description="Client or worker: a blind review (rating and comment) after completion; revealed when both are in or the window closes.",
+    )
     async def review(self, cmd: SubmitReview) -> ContractState:
         role = rules.check_review(self.state, cmd.actor)
         review = Review(
@@ -625,7 +666,10 @@ class ContractWorkflow:
     def _check_review_cmd(self, cmd: SubmitReview) -> None:
         rules.check_review(self.state, cmd.actor)
 
-    @workflow.update(name="resume_after_support")
+    @workflow.update(
+        name="resume_after_support",
+        description="Support: clear NeedsSupport after fixing what blocked a money step; the step is retried.",
+    )
     async def resume_after_support(self, cmd: ContractCommand) -> ContractState:
         """Support clears the flag after fixing what blocked a money step; it is retried."""
         rules.check_support(cmd.actor)
@@ -637,7 +681,10 @@ class ContractWorkflow:
     def _check_resume(self, cmd: ContractCommand) -> None:
         rules.check_support(cmd.actor)
 
-    @workflow.query(name="state")
+    @workflow.query(
+        name="state",
+        description="The whole contract: stage, milestones, escrow, deadlines, dispute, reviews (what the API shows).",
+    )
     def query_state(self) -> ContractState:
         return self.state
 
@@ -645,12 +692,18 @@ class ContractWorkflow:
     # Signals: provider webhooks and the worker's PayoutAccount workflow
     # =========================================================================================
 
-    @workflow.signal(name="payout_account_ready")
+    @workflow.signal(
+        name="payout_account_ready",
+        description="From the worker's PayoutAccount workflow: their Stripe account can receive payouts, so a waiting release goes ahead.",
+    )
     def payout_account_ready(self, signal: PayoutAccountReady) -> None:
         self.state.payout_account_id = signal.account_id
         self._payout_account_signalled = True
 
-    @workflow.signal(name="escrow_payment_succeeded")
+    @workflow.signal(
+        name="escrow_payment_succeeded",
+        description="Stripe webhook payment_intent.succeeded: marks the milestone funded when the fund call did not (it timed out or has not answered yet).",
+    )
     async def escrow_payment_succeeded(self, signal: EscrowPaymentSucceeded) -> None:
         """Webhooks may come before the fund call answers (then the update finishes the job)
         or after a funding call timed out although the card was charged (then we do)."""
@@ -663,12 +716,17 @@ class ContractWorkflow:
         ):
             return
         funding = await self._payment(
-            PaymentActivities.get_escrow_payment, signal.payment_intent_id
+            PaymentActivities.get_escrow_payment,
+            signal.payment_intent_id,
+            summary=f"M{m.number}: read the payment Stripe reported",
         )
         if funding is not None and m.status is MilestoneStatus.PENDING:
             await self._mark_funded(m, funding)
 
-    @workflow.signal(name="reconciliation_mismatch")
+    @workflow.signal(
+        name="reconciliation_mismatch",
+        description="From the daily Reconciliation: our ledger and Stripe disagree on this contract. Flags NeedsSupport with the reasons.",
+    )
     async def reconciliation_mismatch(self, reasons: str) -> None:
         """The daily reconciliation found the ledger and Stripe disagreeing on this contract."""
         await self._needs_support(f"reconciliation: {reasons}")
@@ -684,7 +742,10 @@ class ContractWorkflow:
             m = self.state.milestone_for_intent(payment_intent_id)
         return m
 
-    @workflow.signal(name="chargeback_opened")
+    @workflow.signal(
+        name="chargeback_opened",
+        description="Stripe webhook charge.dispute.created: the client's bank disputes a milestone's charge. Its release freezes and support is flagged.",
+    )
     async def chargeback_opened(self, signal: ChargebackOpened) -> None:
         m = self._disputed_milestone(signal.charge_id, signal.payment_intent_id)
         if m is None or m.chargeback is not None:
@@ -694,7 +755,10 @@ class ContractWorkflow:
         )
         await self._needs_support(f"chargeback {signal.dispute_id} opened on milestone {m.number}")
 
-    @workflow.signal(name="chargeback_closed")
+    @workflow.signal(
+        name="chargeback_closed",
+        description="Stripe webhook charge.dispute.closed: won, the release may go ahead; lost, the money leaves escrow and the ledger records the loss.",
+    )
     async def chargeback_closed(self, signal: ChargebackClosed) -> None:
         m = self._disputed_milestone(signal.charge_id, signal.payment_intent_id)
         if m is None:
@@ -735,7 +799,7 @@ class ContractWorkflow:
     # Effects
     # =========================================================================================
 
-    async def _payment(self, fn: Any, arg: Any) -> Any:
+    async def _payment(self, fn: Any, arg: Any, summary: str | None = None) -> Any:
         """A payment call made while a client waits on the API: bounded to about a minute."""
         return await workflow.execute_activity_method(
             fn,
@@ -743,6 +807,7 @@ class ContractWorkflow:
             start_to_close_timeout=timedelta(seconds=20),
             schedule_to_close_timeout=FUNDING_TIMEOUT,
             retry_policy=PAYMENT_RETRY,
+            summary=summary or fn.__name__.replace("_", " "),
         )
 
     async def _mark_funded(self, m: Milestone, funding: FundingResult) -> None:
@@ -783,6 +848,7 @@ class ContractWorkflow:
                 start_to_close_timeout=MONEY_CALL_TIMEOUT,
                 schedule_to_close_timeout=MONEY_STEP_DEADLINE,
                 retry_policy=PAYMENT_RETRY,
+                summary=f"M{m.number}: refund the client (Stripe refund)",
             )
         except ActivityError as err:
             await self._needs_support(f"refund of milestone {m.number} failed: {_message(err)}")
@@ -810,7 +876,7 @@ class ContractWorkflow:
         )
 
     async def _ledger(self, tx: LedgerTransaction) -> None:
-        await store(StoreActivities.record_ledger, tx)
+        await store(StoreActivities.record_ledger, tx, summary=f"ledger: {tx.kind} {tx.key}")
 
     async def _needs_support(self, why: str) -> None:
         workflow.logger.warning("contract needs support: %s", why)
