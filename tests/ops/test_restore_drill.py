@@ -10,6 +10,9 @@ and the schema is at Alembic's head.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -24,9 +27,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bench.search import create_database, migrate
 from core.db import create_engine
 from ops import backup as ops_backup
+from ops.reproject import reproject
 from tests.api.helpers import contract_offer, fund, put_profile
 from tests.api.test_contracts import connect_payout_account
-from tests.conftest import ApiClient, Infra, Person, eventually
+from tests.conftest import ApiClient, Infra, Person, eventually, placeholder_settings_env
 
 
 async def server_do(database_url: str, sql: str) -> None:
@@ -53,8 +57,10 @@ async def drill_database(database_url: str) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def tempwork_on(infra: Infra, database_url: str, *, worker: bool) -> AsyncIterator[ApiClient]:
-    """The API (and, while the business runs, a worker on a task queue of its own) on the
+async def tempwork_on(
+    infra: Infra, database_url: str, task_queue: str, *, worker: bool
+) -> AsyncIterator[ApiClient]:
+    """The API (and, while the business runs, a worker on the drill's own task queue) on the
     drill's database; the Temporal server and the provider sandboxes are the session's."""
     from api.main import create_app
     from sandbox.testing import serve_asgi
@@ -63,7 +69,7 @@ async def tempwork_on(infra: Infra, database_url: str, *, worker: bool) -> Async
     settings = infra.settings.model_copy(
         update={
             "database_url": database_url,
-            "temporal_task_queue": f"tempwork-drill-{uuid.uuid4().hex[:8]}",
+            "temporal_task_queue": task_queue,
         }
     )
     engine = create_engine(settings)
@@ -145,11 +151,16 @@ def with_http(people: list[tuple[Person, Person, str]], http: ApiClient) -> None
         client.http = worker.http = http
 
 
+def new_task_queue() -> str:
+    return f"tempwork-drill-{uuid.uuid4().hex[:8]}"
+
+
 async def test_a_lost_database_comes_back_from_its_dump(
     infra: Infra, drill_database: str, tmp_path: Path
 ) -> None:
+    queue = new_task_queue()
     # The business runs: money is charged, held, paid out and refunded.
-    async with tempwork_on(infra, drill_database, worker=True) as http:
+    async with tempwork_on(infra, drill_database, queue, worker=True) as http:
         contracts = [await completed_contract(http), await refunded_contract(http)]
         contracts.append(await contract_offer(http, [5_000]))  # an offer nobody answered yet
         before = await what_people_see(http, contracts)
@@ -190,7 +201,7 @@ async def test_a_lost_database_comes_back_from_its_dump(
     assert report.tables == manifest.tables
 
     # The API reads exactly what it read before (the same tokens: the users came back too).
-    async with tempwork_on(infra, drill_database, worker=False) as http:
+    async with tempwork_on(infra, drill_database, queue, worker=False) as http:
         with_http(contracts, http)
         after = await what_people_see(http, contracts)
     assert after == before
@@ -201,6 +212,82 @@ async def test_a_lost_database_comes_back_from_its_dump(
         pytest.raises(sa.exc.DBAPIError, match="append-only"),
     ):
         conn.execute(sa.text("UPDATE ledger_entries SET amount_cents = amount_cents"))
+
+
+async def lose_and_restore(database_url: str, dump: Path) -> None:
+    name = make_url(database_url).database
+    await server_do(database_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+    await server_do(database_url, f'CREATE DATABASE "{name}"')
+    ops_backup.restore(dump, database_url)
+
+
+async def test_after_a_restore_the_workflows_bring_the_projection_up_to_date(
+    infra: Infra, drill_database: str, tmp_path: Path
+) -> None:
+    """Last night's dump knows the milestone as funded; since then it was delivered, approved
+    and paid out. After the restore ``ops reproject`` replays the workflows' histories and
+    repeats their writes: the API shows today again, the payout's ledger entry included."""
+    queue = new_task_queue()
+    dump = tmp_path / "nightly.dump"
+    async with tempwork_on(infra, drill_database, queue, worker=True) as http:
+        client, worker, cid = await contract_offer(http, [25_000])
+        await connect_payout_account(http, worker)
+        await worker.post(f"/v1/contracts/{cid}/accept")
+        assert (await fund(client, cid, 1)).status_code == 200
+        at_dump = await contract(client, cid)
+        ops_backup.backup(drill_database, dump)  # while the business runs, as at night
+        await worker.post(f"/v1/contracts/{cid}/milestones/1/submit", {"note": "done"})
+        await client.post(f"/v1/contracts/{cid}/milestones/1/approve")
+        today = await eventually(
+            lambda: contract(client, cid), lambda c: c["stage"] == "completed", timeout=60
+        )
+    assert at_dump["milestones"][0]["status"] == "funded"
+
+    await lose_and_restore(drill_database, dump)
+    async with tempwork_on(infra, drill_database, queue, worker=True) as http:
+        with_http([(client, worker, cid)], http)
+        assert await contract(client, cid) == at_dump  # as old as the dump
+        engine = create_async_engine(drill_database)
+        try:
+            only_ours = f'TaskQueue = "{queue}"'
+            report = await reproject(infra.temporal, engine, query=only_ours)
+            assert report.clean and report.runs["Contract"] == 1, report.lines()
+            assert await contract(client, cid) == today
+
+            # Twice is once: nothing older replaces what is there.
+            again = await reproject(infra.temporal, engine, query=only_ours)
+            assert again.clean and not again.forced and await contract(client, cid) == today
+
+            # Temporal restored to a point older than PostgreSQL leaves rows "from the
+            # future" (here: a made-up later version); only --force lets the workflow win.
+            async with engine.begin() as conn:
+                await conn.execute(
+                    sa.text(
+                        "UPDATE contracts SET version = version + 100, stage = 'cancelled',"
+                        " state = jsonb_set(state, '{stage}', '\"cancelled\"') WHERE id = :id"
+                    ),
+                    {"id": cid},
+                )
+            await reproject(infra.temporal, engine, query=only_ours)
+            assert (await contract(client, cid))["stage"] == "cancelled"
+            forced = await reproject(infra.temporal, engine, query=only_ours, force=True)
+            assert forced.forced == [f"contract-{cid}"]
+            assert (await contract(client, cid))["stage"] == "completed"
+        finally:
+            await engine.dispose()
+
+    # The payout after the dump is in the ledger again, once.
+    with ops_backup.connected(drill_database) as conn:
+        ledger = ops_backup.ledger_figures(conn)
+    assert ledger.transactions == 2 and ledger.balanced
+    assert ledger.totals == {
+        "usd": {
+            "client_payments": -25_000,
+            "escrow": 0,
+            "platform_fees": 2_500,
+            "worker_payouts": 22_500,
+        }
+    }
 
 
 async def test_a_restore_refuses_a_damaged_dump_and_a_database_in_use(
@@ -250,3 +337,19 @@ async def test_verify_finds_an_unbalanced_ledger(drill_database: str) -> None:
         "1 ledger transactions do not sum to 0",
         "1 contracts have a negative escrow balance",
     ]
+
+
+@pytest.mark.parametrize(
+    ("module", "commands"),
+    [("ops.backup", ["dump", "restore", "verify"]), ("ops.reproject", [])],
+)
+def test_the_commands_explain_themselves(module: str, commands: list[str]) -> None:
+    env = {**os.environ, **placeholder_settings_env()}
+    for argv in [["--help"], *([c, "--help"] for c in commands)]:
+        done = subprocess.run(
+            [sys.executable, "-m", module, *argv], capture_output=True, text=True, env=env
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("usage: ops "), done.stdout
+        if argv == ["--help"]:
+            assert "deploy/RUNBOOK.md" in done.stdout, "the help points at the procedure"
