@@ -281,10 +281,15 @@ async def _main(args: argparse.Namespace) -> int:
     return 0 if report.clean else 1
 
 
+async def run(argv: list[str] | None = None) -> int:
+    """The command, for ``ops reproject`` (ops/cli.py runs coroutines and exits itself)."""
+    return await _main(parser().parse_args(argv))
+
+
 def main(argv: list[str] | None = None) -> int:
     import os
 
-    code = asyncio.run(_main(parser().parse_args(argv)))
+    code = asyncio.run(run(argv))
     # As ops/cli.py: the Temporal client's native threads can abort the interpreter while it
     # finalizes (temporalio/sdk-python#300); the work is done, leave without finalizing.
     sys.stdout.flush()
