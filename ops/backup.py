@@ -256,6 +256,9 @@ def backup(database_url: str, out: Path, *, pg_bin: Path | None = None) -> Manif
     args, env = libpq_args(database_url)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")  # never leave a half-written FILE behind
+    # Taken before the snapshot, so "changed since the dump" (ops reproject --query …) can
+    # never miss a moment the dump did not see.
+    started = datetime.now(UTC)
     engine = sync_engine(database_url)
     try:
         with engine.connect() as conn:
@@ -265,7 +268,7 @@ def backup(database_url: str, out: Path, *, pg_bin: Path | None = None) -> Manif
             snapshot = conn.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
             figures = ledger_figures(conn)
             manifest = Manifest(
-                created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                created_at=started.isoformat(timespec="seconds"),
                 database=str(make_url(database_url).database),
                 server_version=str(conn.execute(sa.text("SHOW server_version")).scalar_one()),
                 alembic_version=alembic_current(conn),

@@ -212,6 +212,8 @@ async def reproject(
     force: bool = False,
 ) -> ReprojectReport:
     report = ReprojectReport()
+    heard = _HeardWrites()
+    replayer = _replayer(heard)  # one for every run: building it costs more than a replay
     for workflow_type in WORKFLOW_TYPES:
         if types and workflow_type not in types:
             continue
@@ -221,14 +223,14 @@ async def reproject(
         report.runs[workflow_type] = 0
         for run in runs:
             handle = client.get_workflow_handle(run.id, run_id=run.run_id)
-            heard = _HeardWrites()
-            result = await _replayer(heard).replay_workflow(
+            heard.calls.clear()
+            result = await replayer.replay_workflow(
                 await handle.fetch_history(), raise_on_replay_failure=False
             )
             if result.replay_failure is not None:
                 report.refused.append(f"{run.id}: does not replay ({result.replay_failure})")
                 continue
-            await _repeat(engine, run.id, heard.calls, force=force, report=report)
+            await _repeat(engine, run.id, list(heard.calls), force=force, report=report)
             report.runs[workflow_type] += 1
         if query is None:  # only a full pass can tell that a row has no workflow
             listed = {r.id for r in runs}
