@@ -14,11 +14,12 @@ back, though the money really moved.
 How: each run's history is replayed against the current workflow code (exactly what a worker
 does after a restart); every database write the workflow code issues during the replay
 (``store.project_*``, ``store.record_ledger``, ``store.save_review``, ``store.reveal_reviews``,
-``store.notify``, ``store.save_reconciliation``) is heard and executed again, in history order.
+``store.notify``, ``store.save_reconciliation``, ``store.payout_destination``) is heard and
+executed again, in history order.
 They are the same calls with the same arguments, and each is idempotent by design (ledger
 transactions by their step key, projections by version, reviews and notices by their keys), so
 what is already there stays, what the dump lacked is written, and a second run changes nothing.
-Reads and the payout-waiter bookkeeping (``store.payout_destination``) are not repeated.
+Reads (``store.waiting_contracts``, ``store.ledger_movements``) are not repeated.
 
 ``--force`` is for the other direction: Temporal restored to an older point than PostgreSQL.
 Rows then carry versions from a future the workflows no longer remember and would refuse their
@@ -41,7 +42,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import (
     Interceptor,
@@ -71,8 +72,14 @@ REPEATED_WRITES = frozenset(
         "store.reveal_reviews",
         "store.notify",
         "store.save_reconciliation",
+        "store.payout_destination",  # for running contracts only: see ONLY_WHILE_RUNNING
     }
 )
+# Registers the contract as waiting for the worker's payout account and unregisters it if the
+# account is ready. Repeated after the PayoutAccount runs (the order above), it leaves a waiter
+# exactly where a release still waits, so a contract that began waiting after the dump is told
+# when the account becomes ready; a closed contract waits for nothing.
+ONLY_WHILE_RUNNING = frozenset({"store.payout_destination"})
 
 
 @dataclass(frozen=True)
@@ -181,6 +188,7 @@ async def _repeat(
     workflow_id: str,
     calls: list[tuple[str, Sequence[Any]]],
     *,
+    running: bool,
     force: bool,
     report: ReprojectReport,
 ) -> None:
@@ -191,7 +199,7 @@ async def _repeat(
             if await _lower_newer_row(engine, PROJECTED[name], state):
                 report.forced.append(workflow_id)
     for name, args in calls:
-        if name not in REPEATED_WRITES:
+        if name not in REPEATED_WRITES or (name in ONLY_WHILE_RUNNING and not running):
             continue
         try:
             await getattr(store, name.removeprefix("store."))(*args)
@@ -230,7 +238,10 @@ async def reproject(
             if result.replay_failure is not None:
                 report.refused.append(f"{run.id}: does not replay ({result.replay_failure})")
                 continue
-            await _repeat(engine, run.id, list(heard.calls), force=force, report=report)
+            running = run.status is WorkflowExecutionStatus.RUNNING
+            await _repeat(
+                engine, run.id, list(heard.calls), running=running, force=force, report=report
+            )
             report.runs[workflow_type] += 1
         if query is None:  # only a full pass can tell that a row has no workflow
             listed = {r.id for r in runs}

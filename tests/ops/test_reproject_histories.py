@@ -19,7 +19,7 @@ from typing import Any, cast
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 
 from bench.search import create_database, migrate
 from ops import backup as ops_backup
@@ -37,6 +37,7 @@ class Run:
     workflow_type: str
     history: WorkflowHistory
     input: dict[str, Any]
+    status: WorkflowExecutionStatus = WorkflowExecutionStatus.COMPLETED
 
 
 def recorded(name: str) -> Run:
@@ -139,7 +140,14 @@ async def counts(engine: AsyncEngine) -> dict[str, int]:
     async with engine.connect() as conn:
         return {
             table: int((await conn.execute(sa.text(f"SELECT count(*) FROM {table}"))).scalar_one())  # noqa: S608
-            for table in ("jobs", "applications", "contracts", "ledger_transactions", "reviews")
+            for table in (
+                "jobs",
+                "applications",
+                "contracts",
+                "ledger_transactions",
+                "reviews",
+                "payout_waiters",
+            )
         }
 
 
@@ -159,6 +167,7 @@ async def test_a_full_pass_rebuilds_what_the_workflows_wrote_and_names_the_rest(
     written = await counts(engine)
     assert written["contracts"] == 1 and written["ledger_transactions"] > 0
     assert written["jobs"] == 2 and written["applications"] >= 1
+    assert written["payout_waiters"] == 0, "a closed contract waits for no payout account"
     with ops_backup.connected(engine.url.render_as_string(hide_password=False)) as conn:
         ledger = ops_backup.ledger_figures(conn)
     assert ledger.balanced and ledger.transactions == written["ledger_transactions"]
