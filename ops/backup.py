@@ -286,6 +286,9 @@ def backup(database_url: str, out: Path, *, pg_bin: Path | None = None) -> Manif
                 ],
                 env,
             )
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     finally:
         engine.dispose()
     partial.replace(out)
