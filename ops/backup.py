@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -122,9 +123,22 @@ def run_tool(argv: list[str], env: dict[str, str]) -> str:
     )
     if done.returncode != 0:
         raise RuntimeError(
-            f"{Path(argv[0]).name} failed ({done.returncode}): {done.stderr.strip()}"
+            f"{Path(argv[0]).name} failed ({done.returncode}): {_without_rows(done.stderr)}"
         )
     return done.stderr
+
+
+def _without_rows(stderr: str) -> str:
+    """The tools' messages without table data: a failed COPY quotes the row it choked on and a
+    constraint's DETAIL the values (emails, password hashes), and these messages end up in job
+    logs. What failed, where, stays."""
+    lines = []
+    for line in stderr.strip().splitlines():
+        line = re.sub(r"(CONTEXT:\s+COPY \S+, line \d+).*", r"\1 (row withheld)", line)
+        if re.search(r"DETAIL:.*(Key \(|Failing row contains)", line):
+            line = line.split("DETAIL:")[0] + "DETAIL: (values withheld)"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 # --- what a database holds -------------------------------------------------------------------
@@ -467,6 +481,9 @@ def main(argv: list[str] | None = None) -> int:
     except RestoreCheckFailed as failed:
         for problem in failed.problems:
             print(f"FAILED {problem}", file=sys.stderr)
+        return 1
+    except RuntimeError as failed:  # pg_dump / pg_restore said why
+        print(f"FAILED {failed}", file=sys.stderr)
         return 1
     for line in report.lines():
         print(line)
