@@ -42,7 +42,7 @@ LOCK_FILE = ROOT / "requirements.lock"
 
 K8S_NAMESPACE = "tempwork"
 # Files of deploy/k8s that `kubectl apply -k` must not apply (see kustomization.yaml).
-K8S_APPLIED_BY_HAND = {"credentials.template.yaml", "migrate-job.yaml"}
+K8S_APPLIED_BY_HAND = {"credentials.template.yaml", "migrate-job.yaml", "backup-cronjob.yaml"}
 
 ENV_PREFIX = str(Settings.model_config.get("env_prefix", ""))
 SANDBOX_ENV_PREFIX = "TEMPWORK_SANDBOX_"
@@ -670,6 +670,52 @@ def test_k8s_migration_job_runs_alembic_once() -> None:
     assert container["command"] == ["python", "-m", "alembic", "upgrade", "head"]
     images = {c["image"] for _, c in k8s_our_containers()}
     assert len(images) == 1, f"API, worker and migrations must run one release: {images}"
+
+
+def test_k8s_backup_dumps_the_database_nightly_with_the_servers_own_tools() -> None:
+    (cron,) = k8s_kind("CronJob")
+    minute, hour, *rest = cron["spec"]["schedule"].split()
+    assert len(rest) == 3 and rest == ["*", "*", "*"], "nightly"
+    assert 0 <= int(minute) < 60 and 0 <= int(hour) < 24
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid", "never two dumps at once"
+    job = cron["spec"]["jobTemplate"]["spec"]
+    assert job["activeDeadlineSeconds"] and job["backoffLimit"] >= 1
+    spec = job["template"]["spec"]
+    assert spec["restartPolicy"] == "Never" and spec["enableServiceLinks"] is False
+    assert spec["automountServiceAccountToken"] is False
+    uid = next(a for k, a in reversed(dockerfile()) if k == "USER").split(":")[0]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert str(spec["securityContext"]["runAsUser"]) == uid
+    (container,) = spec["containers"]
+    # PostgreSQL's image for its pg_dump, of the major version compose runs (a pg_dump older
+    # than the server refuses to dump it).
+    image = container["image"]
+    assert_pinned(image, "k8s backup")
+    assert image.split(":")[0] == services()["postgres"]["image"].split(":")[0] == "postgres"
+    major = lambda i: i.split(":")[1].split(".")[0]  # noqa: E731
+    assert major(image) == major(services()["postgres"]["image"])
+    for bound in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][bound]), bound
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # Only the database URL from the Secret, not every provider key.
+    assert "envFrom" not in container
+    (secret,) = k8s_kind("Secret")
+    refs = [e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e]
+    assert refs == [{"name": secret["metadata"]["name"], "key": settings_env("database_url")}]
+    assert settings_env("database_url") in secret["stringData"]
+    script = " ".join(container["command"] + container["args"])
+    dump = re.search(r"pg_dump (.*)", script)
+    assert dump, "the job runs pg_dump"
+    assert "--format=custom" in dump.group(1) and "--no-password" in dump.group(1)
+    assert "pg_restore --list" in script, "the dump is checked readable"
+    # The dump goes to the mounted volume (the root filesystem is read-only), and that volume
+    # is the claim defined beside the CronJob.
+    (mount,) = container["volumeMounts"]
+    assert f"{mount['mountPath']}/" in script
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    claims = {c["metadata"]["name"] for c in k8s_kind("PersistentVolumeClaim")}
+    assert volume["persistentVolumeClaim"]["claimName"] in claims
 
 
 # --- Prometheus ----------------------------------------------------------------------------------
