@@ -163,11 +163,40 @@ def parser() -> argparse.ArgumentParser:
     history.add_parser(sub)
     reset.add_parser(sub)
     replay.add_parser(sub)
+    # Listed here for `ops --help`; run() hands their arguments to their own parsers
+    # (ops/backup.py, ops/reproject.py) before this one sees them.
+    for name, summary in FORWARDED_HELP.items():
+        sub.add_parser(name, help=summary, add_help=False)
     return p
+
+
+FORWARDED_HELP = {
+    "backup": "PostgreSQL dump | restore | verify (ledger balanced, Alembic at head); "
+    "`ops backup dump --help`",
+    "reproject": "repeat workflows' database writes from their histories after a restore; "
+    "`ops reproject --help`",
+}
+
+
+async def forwarded(argv: list[str]) -> int | None:
+    """``ops backup …`` and ``ops reproject …``: their own commands, whole; None otherwise."""
+    if not argv or argv[0] not in FORWARDED_HELP:
+        return None
+    if argv[0] == "backup":
+        from ops import backup
+
+        return await asyncio.to_thread(backup.main, argv[1:])
+    from ops import reproject
+
+    return await reproject.run(argv[1:])
 
 
 async def run_async(argv: list[str] | None = None) -> int:
     """Runs one command inside an event loop that is already running (tests)."""
+    argv = sys.argv[1:] if argv is None else argv
+    code = await forwarded(argv)
+    if code is not None:
+        return code
     args = parser().parse_args(argv)
     command: Callable[[argparse.Namespace], int | Coroutine[Any, Any, int]] = args.run_command
     result = command(args)
@@ -181,6 +210,9 @@ async def run_async(argv: list[str] | None = None) -> int:
 
 def run(argv: list[str] | None = None) -> int:
     """Runs one command and returns its exit code (usage errors exit 2, as argparse does)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in FORWARDED_HELP:
+        return asyncio.run(run_async(argv))
     args = parser().parse_args(argv)
     command: Callable[[argparse.Namespace], int | Coroutine[Any, Any, int]] = args.run_command
     result = command(args)

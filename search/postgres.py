@@ -63,7 +63,7 @@ JOB_POINT = 864_000
 TEXT_LEVELS = ((True, True), (True, False), (False, True), (False, False))
 QUERY_CANCELED = "57014"  # SQLSTATE of a statement stopped by statement_timeout
 VERIFIED = "identity"  # what `verified=true` means: the person's identity document was checked
-# The bands profile_facets() gives every profile (migration 0006): its average rating at
+# The bands profile_facets() gives every profile (migration 0007): its average rating at
 # least r/10 stars, its hourly rate at most p cents.
 RATING_BANDS = tuple(range(10, 55, 5))
 RATE_BANDS = (1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 15000, 20000, 30000, 50000)
@@ -202,7 +202,7 @@ def _worker_filters(
     query: WorkerQuery, text: TextQuery | None
 ) -> tuple[str | None, list[ColumnElement[bool]]]:
     """The query's filters on profiles: a tsquery of the ones the search document carries as
-    lexemes (migration 0006: skills, badges, rating and rate bands, grid cells), which joins
+    lexemes (migration 0007: skills, badges, rating and rate bands, grid cells), which joins
     the words in one GIN scan instead of being tested row by row, and the exact conditions
     (a band coarser than the filter asked for keeps its exact condition too)."""
     p = WORKER_PROFILES

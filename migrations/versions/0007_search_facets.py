@@ -11,18 +11,20 @@ the posting lists and skips most of the long ones, and fetches only rows that pa
 The exact conditions stay in the query (a band is coarser than the filter asked for); the
 lexemes only narrow what is read. Documented in docs/search.md.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
+# {s} is the schema our functions live in: pg_restore runs with an empty search_path, and a
+# generated column's function must find ours then too (migration 0006).
 # Bands: a profile carries every band it satisfies, so "rating at least 4.0" is the one lexeme
 # r:40 and "at most 50 $/h" the one lexeme p:5000. A query between two bands uses the nearest
 # band that contains it (search/postgres.py RATING_BANDS / RATE_BANDS, which must match).
@@ -32,7 +34,7 @@ CREATE FUNCTION profile_facets(latitude double precision, longitude double preci
                                hourly_rate_cents bigint)
     RETURNS tsvector LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT array_to_tsvector(
-        ARRAY['g:' || geo_cell(latitude, longitude)]
+        ARRAY['g:' || {s}geo_cell(latitude, longitude)]
         || ARRAY(SELECT DISTINCT 'v:' || step FROM unnest(verified_steps) AS step
                  WHERE step <> '')
         -- The average people see (sum / count), in tenths of a star: r:10 … r:50.
@@ -70,7 +72,8 @@ DROP FUNCTION profile_facets;
 
 
 def upgrade() -> None:
-    op.execute(UPGRADE)
+    schema = op.get_bind().exec_driver_sql("SELECT quote_ident(current_schema())").scalar_one()
+    op.execute(UPGRADE.replace("{s}", f"{schema}."))
 
 
 def downgrade() -> None:
