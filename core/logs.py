@@ -22,6 +22,7 @@ from typing import Any
 
 import temporalio.activity
 import temporalio.workflow
+from opentelemetry import trace as otel_trace
 from pydantic import SecretStr
 
 from core.settings import Settings
@@ -128,9 +129,9 @@ def context_fields(record: logging.LogRecord) -> dict[str, Any]:
 
 
 def _current_trace_id() -> str | None:
-    from opentelemetry import trace
-
-    context = trace.get_current_span().get_span_context()
+    # (Imported at the top, not here: a workflow's log call runs this inside the workflow
+    # sandbox, where a first import would be re-executed under its restrictions.)
+    context = otel_trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
 
 
