@@ -64,6 +64,14 @@ REASONS |= {503: "Service Unavailable"}
 class WorkerEndpoint:
     """Serves the three paths for one worker process."""
 
+    # Path → method. /health is /health/ready under the name load balancers guess first.
+    ROUTES = {
+        "/health/live": "live",
+        "/health/ready": "ready",
+        "/health": "ready",
+        "/metrics": "metrics",
+    }
+
     def __init__(
         self,
         *,
@@ -171,15 +179,10 @@ class WorkerEndpoint:
             method, target, _version = request_line.decode("latin-1").split(" ", 2)
         except (ValueError, asyncio.LimitOverrunError):
             return Response(400, b'{"status":"bad request"}')
-        routes: dict[str, Callable[[], Awaitable[Response]]] = {
-            "/health/live": self.live,
-            "/health/ready": self.ready,
-            "/health": self.ready,
-            "/metrics": self.metrics,
-        }
-        route = routes.get(target.split("?", 1)[0])
-        if route is None:
+        name = self.ROUTES.get(target.split("?", 1)[0])
+        if name is None:
             return Response(404, b'{"status":"not found"}')
+        route: Callable[[], Awaitable[Response]] = getattr(self, name)
         if method not in ("GET", "HEAD"):
             return Response(405, b'{"status":"method not allowed"}')
         response = await route()
