@@ -84,8 +84,8 @@ class Settings(BaseSettings):
     worker_health_host: str = "127.0.0.1"
     worker_health_port: int = Field(default=9464, ge=0, le=65535)
     # Business metrics are read from PostgreSQL when scraped; a scrape within this many
-    # seconds of the last one reuses its figures (two Prometheus replicas, a dashboard).
-    business_metrics_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # seconds of the last one reuses its figures (two Prometheus replicas, several workers).
+    business_metrics_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
     business_metrics_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     # Traces: exported by OTLP/HTTP (e.g. http://otel-collector:4318) when set; unset means no
     # tracer provider and no tracing interceptor at all. The standard variable works too.
