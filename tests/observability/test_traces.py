@@ -138,3 +138,21 @@ async def test_a_callers_traceparent_and_request_id_are_continued(
 
 async def _async(value: list[ReadableSpan]) -> list[ReadableSpan]:
     return value
+
+
+def test_tracing_is_off_unless_an_otlp_endpoint_is_set() -> None:
+    from core.tracing import temporal_interceptors, tracer_provider
+    from tests.observability.test_logs import settings
+
+    assert tracer_provider(settings(otel_exporter_otlp_endpoint=None), "api") is None
+    assert temporal_interceptors(None) == []
+
+    on = settings(otel_exporter_otlp_endpoint="http://collector:4318")
+    provider = tracer_provider(on, "worker")
+    assert provider is not None
+    try:
+        assert provider.resource.attributes["service.name"] == "tempwork-worker"
+        (interceptor,) = temporal_interceptors(provider)
+        assert type(interceptor).__name__ == "TracingInterceptor"
+    finally:
+        provider.shutdown()
