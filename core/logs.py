@@ -191,10 +191,16 @@ def configure_logging(settings: Settings) -> None:
     ours._tempwork = True  # type: ignore[attr-defined]
     root.addHandler(ours)
     root.setLevel(settings.log_level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()  # uvicorn's own config would print them unformatted
         uvicorn_logger.propagate = True
+    access = logging.getLogger("uvicorn.access")
+    # An access log that is on goes through our handler too; one turned off
+    # (`--no-access-log`: no handlers, not propagating, a line per request saved) stays off.
+    if access.handlers:
+        access.handlers.clear()
+        access.propagate = True
     # The SDK appends its context to the message as "({'workflow_id': …})" by default; in
     # JSON those are fields already (context_fields), so the message stays the message.
     json_lines = settings.log_format == "json"

@@ -182,3 +182,19 @@ async def test_a_requests_lines_carry_its_request_id(infra: Infra) -> None:
     assert ids == ["req-from-the-edge", made_up.headers["x-request-id"]]
     assert given.headers["x-request-id"] == "req-from-the-edge"
     assert "ada@example.com" not in stream.getvalue()
+
+
+def test_an_access_log_turned_off_stays_off() -> None:
+    """`uvicorn --no-access-log` (make dev, the image) saves a line per request; taking over
+    uvicorn's loggers must not turn it back on."""
+    access = logging.getLogger("uvicorn.access")
+    before = (list(access.handlers), access.propagate)
+    access.handlers, access.propagate = [], False  # what --no-access-log leaves
+    try:
+        configure_logging(settings())
+        assert access.propagate is False and not access.handlers
+        access.addHandler(logging.NullHandler())  # an access log that is on
+        configure_logging(settings())
+        assert access.propagate is True and not access.handlers
+    finally:
+        access.handlers, access.propagate = before
