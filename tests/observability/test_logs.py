@@ -146,6 +146,10 @@ async def test_api_and_worker_lines_carry_request_workflow_and_run_ids(
     from_workflow = [e for e in found if e.get("workflow_id") == workflow_id]
     assert from_workflow and all(e["run_id"] for e in from_workflow)
     assert any(e.get("activity_type") for e in from_workflow)
+    # Tracing is on here: an activity's lines name the trace its RunActivity span is in.
+    assert all(len(e["trace_id"]) == 32 for e in from_workflow if e.get("activity_type")), (
+        from_workflow
+    )
 
 
 async def _async(value: Any) -> Any:
