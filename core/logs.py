@@ -180,13 +180,11 @@ def configure_logging(settings: Settings) -> None:
     """The root logger writes through our handler only; uvicorn's loggers propagate to it.
     Idempotent: a second call (tests, app factories) replaces the handler."""
     root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "_tempwork", False)]:
-        root.removeHandler(old)
-    if not any(getattr(h, "_tempwork", False) for h in root.handlers):
-        # A plain basicConfig handler left by someone else would print every line twice.
-        for old in list(root.handlers):
-            if type(old) is logging.StreamHandler:
-                root.removeHandler(old)
+    for old in list(root.handlers):
+        # Ours from an earlier call, or a plain basicConfig handler that would print every
+        # line a second time (test harnesses' own handlers are subclasses: they stay).
+        if getattr(old, "_tempwork", False) or type(old) is logging.StreamHandler:
+            root.removeHandler(old)
     ours = handler(settings)
     ours._tempwork = True  # type: ignore[attr-defined]
     root.addHandler(ours)
