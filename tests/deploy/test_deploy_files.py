@@ -180,12 +180,19 @@ def secret_settings() -> list[str]:
     return sorted(n for n, f in Settings.model_fields.items() if f.annotation is SecretStr)
 
 
+# Where a process listens rather than what it reaches: loopback is the safe default, and only
+# the process that listens overrides it (the worker, checked by the worker tests below).
+BIND_ADDRESS_SETTINGS = {"worker_health_host"}
+
+
 def loopback_default_settings() -> list[str]:
     """Addresses that default to 127.0.0.1: inside a container that is the container itself."""
     return sorted(
         n
         for n, f in Settings.model_fields.items()
-        if isinstance(f.default, str) and "127.0.0.1" in f.default
+        if isinstance(f.default, str)
+        and "127.0.0.1" in f.default
+        and n not in BIND_ADDRESS_SETTINGS
     )
 
 
@@ -733,3 +740,97 @@ def test_prometheus_scrapes_the_api_and_temporal() -> None:
     mounts = services()["prometheus"]["volumes"]
     source = str(PROMETHEUS_FILE.relative_to(ROOT))
     assert f"./{source}:/etc/prometheus/prometheus.yml:ro" in mounts
+
+
+# --- observability: the worker's endpoint, alert rules, dashboard ---------------------------------
+
+ALERTS_FILE = ROOT / "deploy" / "prometheus" / "alerts.yml"
+DASHBOARD_FILE = ROOT / "deploy" / "grafana" / "tempwork.json"
+# Inside a container the worker must listen on every interface: probes come to the pod's IP.
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104
+
+
+def worker_paths() -> set[str]:
+    from workers.health import WorkerEndpoint
+
+    return set(WorkerEndpoint.ROUTES)
+
+
+def test_k8s_worker_is_probed_and_scraped_on_its_health_port() -> None:
+    worker = deployment("worker")
+    template = worker["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    (port,) = container["ports"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    # Bound where the kubelet and Prometheus reach it, on the port the pod declares.
+    assert env[settings_env("worker_health_host")] == ALL_INTERFACES
+    assert env[settings_env("worker_health_port")] == str(port["containerPort"])
+    probes = {
+        "livenessProbe": "/health/live",
+        "readinessProbe": "/health/ready",
+        "startupProbe": "/health/live",
+    }
+    for probe, path in probes.items():
+        http = container[probe]["httpGet"]
+        assert http["path"] == path and path in worker_paths(), probe
+        assert http["port"] in (port["name"], port["containerPort"]), probe
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(port["containerPort"])
+    assert annotations["prometheus.io/path"] in worker_paths()
+
+
+def test_compose_worker_is_healthchecked_and_scraped() -> None:
+    worker = next(s for s in our_services().values() if runs_module(command_of(s), "workers.main"))
+    env = environment_of(worker)
+    port = env[settings_env("worker_health_port")]
+    assert env[settings_env("worker_health_host")] == ALL_INTERFACES
+    test = " ".join(worker["healthcheck"]["test"])
+    assert f"'http://127.0.0.1:{port}/health/ready'" in test
+    config = load_yaml(PROMETHEUS_FILE.read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["tempwork-worker"]["metrics_path"] in worker_paths()
+    assert jobs["tempwork-worker"]["static_configs"][0]["targets"] == [f"worker:{port}"]
+
+
+def test_prometheus_loads_the_alert_rules_compose_mounts() -> None:
+    config = load_yaml(PROMETHEUS_FILE.read_text())
+    mounts = services()["prometheus"]["volumes"]
+    source = str(ALERTS_FILE.relative_to(ROOT))
+    (rule_file,) = config["rule_files"]
+    assert f"./{source}:{rule_file}:ro" in mounts
+
+
+def test_alert_rules_are_well_formed() -> None:
+    rules = load_yaml(ALERTS_FILE.read_text())
+    seen: set[str] = set()
+    jobs = {job["job_name"] for job in load_yaml(PROMETHEUS_FILE.read_text())["scrape_configs"]}
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            name = rule["alert"]
+            assert name not in seen, f"two rules named {name}"
+            seen.add(name)
+            assert rule["labels"]["severity"] in ("page", "ticket"), name
+            assert rule["annotations"]["summary"], name
+            if "for" in rule:
+                duration_seconds(rule["for"])
+            # The jobs a rule names exist in the scrape config.
+            for job in re.findall(r'job="([^"]+)"', rule["expr"]):
+                assert job in jobs, f"{name}: no scrape job {job}"
+            # Every worker replica exports the same business figures: never sum them.
+            assert not re.search(
+                r"sum[^()]*\(\s*tempwork_(contracts|escrow|needs_support)", rule["expr"]
+            ), name
+    assert len(seen) >= 10
+
+
+def test_grafana_dashboard_is_importable() -> None:
+    dashboard = json.loads(DASHBOARD_FILE.read_text())
+    assert dashboard["uid"] and dashboard["title"]
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
+    datasource = {"type": "prometheus", "uid": "${datasource}"}
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            assert target["datasource"] == datasource, panel["title"]
+            assert target["expr"].count("(") == target["expr"].count(")"), panel["title"]
