@@ -5,9 +5,9 @@ uvicorn api.main:app        (``make dev`` starts it for you; docs at /docs)
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -17,6 +17,7 @@ from activities.payments import stripe_client
 from api import errors
 from api.limits import BodyLimits
 from api.metrics import RequestMetrics
+from api.request_context import RequestContext
 from api.routes import (
     auth,
     contracts,
@@ -31,14 +32,27 @@ from api.routes import (
 )
 from api.webhooks import router as webhooks_router
 from core.db import create_engine, create_search_engine
+from core.logs import configure_logging
 from core.rate_limits import RateLimits
 from core.settings import Settings, get_settings
 from core.temporal import connect
+from core.tracing import temporal_interceptors, tracer_provider
 from search.postgres import PostgresSearch
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+
+def create_app(
+    settings: Settings | None = None, *, traces: TracerProvider | None = None
+) -> FastAPI:
+    """``traces``: a tracer provider of the caller's (tests); by default one exporting by
+    OTLP when an endpoint is configured, else none (core/tracing.py)."""
     settings = settings or get_settings()
+    configure_logging(settings)
+    own_traces = traces is None
+    if own_traces:
+        traces = tracer_provider(settings, "api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         search_engine = create_search_engine(settings)
         app.state.search = PostgresSearch(search_engine)
         app.state.rate_limits = RateLimits(app.state.engine)
-        app.state.temporal = await connect(settings)
+        app.state.temporal = await connect(settings, interceptors=temporal_interceptors(traces))
         app.state.stripe = stripe_client(settings)
         app.state.checks = checks_client(settings)  # webhooks look candidates up
         try:
@@ -57,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.checks.aclose()
             await app.state.engine.dispose()
             await search_engine.dispose()
+            if own_traces and traces is not None:
+                traces.shutdown()  # sends the spans still batched
 
     app = FastAPI(
         title="Tempwork API",
@@ -74,7 +90,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhook_max_bytes=settings.max_webhook_body_bytes,
         deadline_seconds=settings.request_body_deadline_seconds,
     )
-    app.add_middleware(RequestMetrics)  # outermost: it also counts the 413s and 408s above
+    app.add_middleware(RequestMetrics)  # it also counts the 413s and 408s above
+    # Outermost: the request id and the span cover everything below, metrics included.
+    app.add_middleware(
+        RequestContext, tracer=traces.get_tracer("tempwork.api") if traces is not None else None
+    )
 
     @app.get("/problems/{slug}", include_in_schema=False)
     async def problem_type(slug: str) -> JSONResponse:
@@ -100,9 +120,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     return app
-
-
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 def __getattr__(name: str) -> FastAPI:

@@ -27,6 +27,12 @@ def reconciliation_schedule(settings: Settings) -> Schedule:
             ReconciliationInput(),
             id="reconciliation-scheduled",  # the schedule appends the run time
             task_queue=settings.temporal_task_queue,
+            static_summary="Daily reconciliation: ledger against Stripe",
+            static_details=(
+                "Compares every charge, refund, transfer and lost chargeback at Stripe in the "
+                "last 48 h with the ledger, and the ledger with Stripe. Each mismatch flags its "
+                "contract `NeedsSupport`; see `ops reconcile` and deploy/RUNBOOK.md."
+            ),
         ),
         spec=ScheduleSpec(cron_expressions=[settings.reconciliation_cron]),
         # Never two at once; a missed run (cluster down) is caught up by the 48 h lookback.

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.rate_limits import Limit
@@ -30,6 +30,8 @@ class Settings(BaseSettings):
         env_file=(".env", DEV_ENV_FILE),
         env_file_encoding="utf-8",
         extra="ignore",
+        # Fields with an alias (the standard OTEL_* variable) can still be passed by name.
+        populate_by_name=True,
     )
 
     environment: str = "dev"
@@ -70,6 +72,29 @@ class Settings(BaseSettings):
     temporal_api_key: SecretStr | None = None
     temporal_ui_url: str = "http://127.0.0.1:8233"
     api_public_url: str = "http://127.0.0.1:8000"
+
+    # --- observability (deploy/RUNBOOK.md "Metrics, traces and logs") -----------------------
+    # One line of JSON per record (containers, log shippers) or plain text; `make dev`
+    # chooses text because people read its log files with `tail`.
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # The worker's one HTTP port: /health/live, /health/ready and /metrics (the Temporal SDK's
+    # metrics and ours in one scrape). Loopback by default; containers bind 0.0.0.0.
+    # Port 0 means "any free port" (a second worker on one machine; the log says which).
+    worker_health_host: str = "127.0.0.1"
+    worker_health_port: int = Field(default=9464, ge=0, le=65535)
+    # Business metrics are read from PostgreSQL when scraped; a scrape within this many
+    # seconds of the last one reuses its figures (two Prometheus replicas, several workers).
+    business_metrics_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    business_metrics_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Traces: exported by OTLP/HTTP (e.g. http://otel-collector:4318) when set; unset means no
+    # tracer provider and no tracing interceptor at all. The standard variable works too.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "TEMPWORK_OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+    )
 
     # --- secrets (no defaults in code: `make dev` generates them into .data/dev.env) -------
     jwt_secret: SecretStr = Field(min_length=32)
@@ -175,6 +200,7 @@ class Settings(BaseSettings):
     dev_temporal_ui_port: int = 8233
     dev_sandbox_port: int = 8100
     dev_api_port: int = 8000
+    dev_worker_health_port: int = 9464
 
     def contract_policy(self) -> ContractPolicy:
         """The terms a new contract is created with (captured into the contract for life)."""

@@ -59,8 +59,11 @@ def main() -> int:
             temporal_ui=settings.dev_temporal_ui_port,
             sandbox=settings.dev_sandbox_port,
             api=settings.dev_api_port,
+            worker_health=settings.dev_worker_health_port,
         ),
         secrets=secrets,
+        # Text logs: people read .data/logs/*.log with `tail`; containers keep JSON lines.
+        extra_env={"TEMPWORK_LOG_FORMAT": "text"},
     )
     stack.check_ports_free()
     print("starting PostgreSQL, Temporal, the sandboxes, the worker and the API …", flush=True)
@@ -83,6 +86,8 @@ Tempwork is running ({time.monotonic() - started:.1f}s to start). Ctrl-C stops e
   API            {stack.api_url}          (interactive docs: {stack.api_url}/docs)
   Temporal UI    {stack.temporal_ui_url}   (search e.g. ContractId="…")
   Temporal gRPC  {stack.temporal_address}
+  Worker         {stack.worker_health_url}/health/ready   (Prometheus text: /metrics —
+                 Temporal SDK metrics and business figures)
   Sandboxes      {stack.sandbox_url}      (/stripe /twilio /sendgrid /checks; what was
                  "sent" by email or SMS, codes included: {stack.sandbox_url}/_sandbox/outbox?to=…)
   PostgreSQL     {stack.database_url}

@@ -28,10 +28,19 @@ class Ports:
     temporal_ui: int | None
     sandbox: int
     api: int
+    # The worker's /health/* and /metrics (workers/health.py); None: any free port.
+    worker_health: int | None = None
 
     @classmethod
     def free(cls, *, ui: bool = False) -> Ports:
-        return cls(free_port(), free_port(), free_port() if ui else None, free_port(), free_port())
+        return cls(
+            free_port(),
+            free_port(),
+            free_port() if ui else None,
+            free_port(),
+            free_port(),
+            free_port(),
+        )
 
 
 def new_secrets() -> dict[str, str]:
@@ -87,6 +96,11 @@ class Stack:
     @property
     def temporal_ui_url(self) -> str | None:
         return f"http://{HOST}:{self.ports.temporal_ui}" if self.ports.temporal_ui else None
+
+    @property
+    def worker_health_url(self) -> str | None:
+        """The first worker's endpoint (more workers on one machine get free ports)."""
+        return f"http://{HOST}:{self.ports.worker_health}" if self.ports.worker_health else None
 
     @property
     def database_url(self) -> str:
@@ -266,12 +280,17 @@ class Stack:
         return env
 
     def worker_process(self, logs: Path, name: str = "worker") -> ManagedProcess:
-        """A worker process; more than one may poll the same task queue (make bench)."""
+        """A worker process; more than one may poll the same task queue (make bench, the
+        chaos standby). The first takes the stack's health port; one started while that is
+        taken gets a free port instead (it says which in its log)."""
+        port = self.ports.worker_health
+        if port is None or port_open(HOST, port):
+            port = 0
         return ManagedProcess(
             name,
             [sys.executable, "-m", "workers.main"],
             log_path=logs / f"{name}.log",
-            env=self.env(),
+            env={**self.env(), "TEMPWORK_WORKER_HEALTH_PORT": str(port)},
             cwd=ROOT,
             ready=None,
         )

@@ -33,7 +33,7 @@ def temporal_dev_server(
     if ui_port is None:
         argv.append("--headless")
     else:
-        argv += ["--ui-port", str(ui_port)]
+        argv += ["--ui-ip", host, "--ui-port", str(ui_port)]
     if db_file is not None:
         argv += ["--db-filename", str(db_file)]
     return ManagedProcess(

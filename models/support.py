@@ -88,7 +88,7 @@ class SupportMilestoneCommand(SupportCommand):
 
 
 class ResendNotification(SupportCommand):
-    """``notice``: a kind (``offer``, ``review_invite``…; the latest of that kind) or the
+    """``notice``: a kind (``offer``, ``review-invite``…; the latest of that kind) or the
     full dedupe key of one notice; ``to`` picks the recipient when both parties got it."""
 
     notice: Text = Field(min_length=1, max_length=MAX_NOTICE_NAME)

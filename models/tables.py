@@ -116,7 +116,11 @@ class WorkerProfile(SQLModel, table=True):
     active_at: datetime = _ts(nullable=False, server_default=sa.func.now())
     created_at: datetime = _ts(nullable=False, server_default=sa.func.now())
     updated_at: datetime = _ts(nullable=False, server_default=sa.func.now())
-    search: str | None = _generated(pg.TSVECTOR, "search_document(headline, skills, bio)")
+    search: str | None = _generated(
+        pg.TSVECTOR,
+        "search_document(headline, skills, bio) || profile_facets(latitude, longitude,"
+        " verified_steps, rating_count, rating_sum, hourly_rate_cents)",
+    )
     geo_cell: int | None = _generated(sa.Integer, "geo_cell(latitude, longitude)")
     rating_milli: int | None = _generated(sa.Integer, "rating_milli(rating_count, rating_sum)")
     rank_base: int | None = _generated(

@@ -535,17 +535,3 @@ def public_view(
             _background_view(state.background, state.role),
         ],
     )
-
-
-def describe(state: VerificationState, now: datetime) -> str:
-    """The Temporal UI's *Current details*: one line per step, what next, until when."""
-    view = public_view(state, now, [])
-    lines = [f"**Verification of {state.role} {state.display_name}**"]
-    if state.needs_support:
-        lines.append(f"\n⚠ **Needs support**: {state.support_reason}")
-    for step in view.steps:
-        line = f"- **{step.step}** — {step.status}: {step.summary}"
-        if step.next_action:
-            line += f" Next: {step.next_action}"
-        lines.append(line)
-    return "\n".join(lines)

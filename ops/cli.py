@@ -6,6 +6,13 @@
     ops reconcile [--hours 48]                                    (ledger vs Stripe, now)
     ops schedule-reconciliation                                   (the daily Temporal Schedule)
 
+On call (deploy/RUNBOOK.md, "On call: ops"):
+
+    ops stuck [--retrying-longer-than 10m] [--json]               (exit 1 when anything is stuck)
+    ops show ID [--run RUN] [--json]                              (a history in plain words)
+    ops reset ID | --query Q --reason WHY [--to …] [--dry-run]    (re-run after a fix)
+    ops replay ID | FILE | --all DIR                              (non-determinism check)
+
 Settings come from the same TEMPWORK_* environment as the services (and .data/dev.env).
 """
 
@@ -20,6 +27,8 @@ import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
+
+from temporalio.service import RPCError
 
 from core.settings import get_settings
 
@@ -83,6 +92,7 @@ async def reconcile(args: argparse.Namespace) -> int:
         id=f"reconciliation-manual-{now:%Y%m%dT%H%M%S}",
         task_queue=settings.temporal_task_queue,
         static_summary=f"Manual reconciliation of the last {args.hours} h",
+        static_details="Started by `ops reconcile`: ledger against Stripe; mismatches flag their contracts.",
     )
     print(
         f"checked {report.checked} from {report.since:%Y-%m-%d %H:%M} to {report.until:%Y-%m-%d %H:%M} UTC"
@@ -106,31 +116,122 @@ async def schedule_reconciliation(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ops", description="Tempwork operations")
-    sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("create-user", help="create a user (staff accounts are only made here)")
+    from ops import history, replay, reset, stuck
+    from ops.help import command
+
+    p = argparse.ArgumentParser(
+        prog="ops",
+        description="Tempwork operations: accounts, migrations, reconciliation, and the "
+        "on-call commands stuck / show / reset / replay (deploy/RUNBOOK.md, 'On call: ops').",
+        epilog="`ops COMMAND --help` describes each command with examples.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    c = command(
+        sub,
+        "create-user",
+        "create a user (staff accounts are only made here); asks for the password",
+        ["ops create-user --email support@example.com --role support --name 'Sam Support'"],
+    )
     c.add_argument("--email", required=True)
     c.add_argument("--role", required=True, choices=["support", "admin", "client", "worker"])
     c.add_argument("--name", help="display name (default: the email)")
-    c.set_defaults(run=create_user)
-    sub.add_parser("migrate", help="apply database migrations").set_defaults(run=migrate)
-    sub.add_parser(
-        "register-search-attributes", help="register custom search attributes"
-    ).set_defaults(run=register_search_attributes)
-    r = sub.add_parser("reconcile", help="compare the ledger with Stripe now; exit 1 on mismatches")
+    c.set_defaults(run_command=create_user)
+    command(
+        sub, "migrate", "apply database migrations (Alembic upgrade head)", ["ops migrate"]
+    ).set_defaults(run_command=migrate)
+    command(
+        sub,
+        "register-search-attributes",
+        "register the custom search attributes on the namespace (idempotent)",
+        ["ops register-search-attributes"],
+    ).set_defaults(run_command=register_search_attributes)
+    r = command(
+        sub,
+        "reconcile",
+        "compare the ledger with Stripe now; exit 1 on mismatches",
+        ["ops reconcile", "ops reconcile --hours 72"],
+    )
     r.add_argument("--hours", type=int, default=48, help="look back this many hours (default 48)")
-    r.set_defaults(run=reconcile)
-    sub.add_parser(
-        "schedule-reconciliation", help="create/update the daily reconciliation schedule"
-    ).set_defaults(run=schedule_reconciliation)
+    r.set_defaults(run_command=reconcile)
+    command(
+        sub,
+        "schedule-reconciliation",
+        "create/update the daily reconciliation schedule",
+        ["ops schedule-reconciliation"],
+    ).set_defaults(run_command=schedule_reconciliation)
+    stuck.add_parser(sub)
+    history.add_parser(sub)
+    reset.add_parser(sub)
+    replay.add_parser(sub)
+    # Listed here for `ops --help`; run() hands their arguments to their own parsers
+    # (ops/backup.py, ops/reproject.py) before this one sees them.
+    for name, summary in FORWARDED_HELP.items():
+        sub.add_parser(name, help=summary, add_help=False)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+FORWARDED_HELP = {
+    "backup": "PostgreSQL dump | restore | verify (ledger balanced, Alembic at head); "
+    "`ops backup dump --help`",
+    "reproject": "repeat workflows' database writes from their histories after a restore; "
+    "`ops reproject --help`",
+}
+
+
+async def forwarded(argv: list[str]) -> int | None:
+    """``ops backup …`` and ``ops reproject …``: their own commands, whole; None otherwise."""
+    if not argv or argv[0] not in FORWARDED_HELP:
+        return None
+    if argv[0] == "backup":
+        from ops import backup
+
+        return await asyncio.to_thread(backup.main, argv[1:])
+    from ops import reproject
+
+    return await reproject.run(argv[1:])
+
+
+async def run_async(argv: list[str] | None = None) -> int:
+    """Runs one command inside an event loop that is already running (tests)."""
+    argv = sys.argv[1:] if argv is None else argv
+    code = await forwarded(argv)
+    if code is not None:
+        return code
     args = parser().parse_args(argv)
-    run: Callable[[argparse.Namespace], int | Coroutine[Any, Any, int]] = args.run
-    result = run(args)
-    code = asyncio.run(result) if asyncio.iscoroutine(result) else int(result)
+    command: Callable[[argparse.Namespace], int | Coroutine[Any, Any, int]] = args.run_command
+    result = command(args)
+    if not asyncio.iscoroutine(result):
+        return int(result)
+    try:
+        return await result
+    except RPCError as err:
+        return refused(err)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Runs one command and returns its exit code (usage errors exit 2, as argparse does)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in FORWARDED_HELP:
+        return asyncio.run(run_async(argv))
+    args = parser().parse_args(argv)
+    command: Callable[[argparse.Namespace], int | Coroutine[Any, Any, int]] = args.run_command
+    result = command(args)
+    if not asyncio.iscoroutine(result):
+        return int(result)
+    try:
+        return asyncio.run(result)
+    except RPCError as err:
+        return refused(err)
+
+
+def refused(err: RPCError) -> int:
+    """Temporal said no (an unknown workflow id, a bad query…): its words, not a traceback."""
+    print(f"temporal: {err.status.name.lower()}: {err.message}", file=sys.stderr)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    code = run(argv)
     # The Temporal client's native threads can abort the interpreter while it finalizes
     # (temporalio/sdk-python#300: "PyGILState_Release … finalizing", exit code 134 in about
     # one run in six here). The command's work is done: flush and leave without finalizing.

@@ -63,6 +63,14 @@ JOB_POINT = 864_000
 TEXT_LEVELS = ((True, True), (True, False), (False, True), (False, False))
 QUERY_CANCELED = "57014"  # SQLSTATE of a statement stopped by statement_timeout
 VERIFIED = "identity"  # what `verified=true` means: the person's identity document was checked
+# The bands profile_facets() gives every profile (migration 0007): its average rating at
+# least r/10 stars, its hourly rate at most p cents.
+RATING_BANDS = tuple(range(10, 55, 5))
+RATE_BANDS = (1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000, 15000, 20000, 30000, 50000)
+# A circle of up to ~60 km touches at most this many quarter-degree cells; a wider one is
+# mostly made of rows anyway, and a tsquery of hundreds of alternatives costs more than it
+# saves.
+MAX_CELL_LEXEMES = 64
 
 # Searches repeat (the next page, the popular words): remembering the last few thousand
 # parsed queries saves the round trip that parses them.
@@ -149,11 +157,19 @@ def _earth(point: GeoPoint) -> ColumnElement[Any]:
 def _within(point: GeoPoint, radius_km: float, table: sa.Table) -> list[ColumnElement[bool]]:
     """Rows within the radius: in a grid cell the circle touches (indexed, and counted by
     ANALYZE, so the planner knows how many rows that is), then on the sphere exactly."""
-    there = sa.func.ll_to_earth(table.c.latitude, table.c.longitude)
     return [
-        table.c.geo_cell == sa.any_(sa.literal(cells_around(point, radius_km), ARRAY(sa.Integer))),
-        sa.func.earth_distance(_earth(point), there) <= radius_km * 1000.0,
+        _in_cells(cells_around(point, radius_km), table),
+        _near_enough(point, radius_km, table),
     ]
+
+
+def _in_cells(cells: list[int], table: sa.Table) -> ColumnElement[bool]:
+    return table.c.geo_cell == sa.any_(sa.literal(cells, ARRAY(sa.Integer)))
+
+
+def _near_enough(point: GeoPoint, radius_km: float, table: sa.Table) -> ColumnElement[bool]:
+    there = sa.func.ll_to_earth(table.c.latitude, table.c.longitude)
+    return sa.func.earth_distance(_earth(point), there) <= radius_km * 1000.0
 
 
 GRID = 4  # cells per degree: geo_cell() in migration 0005
@@ -182,9 +198,51 @@ def cells_around(point: GeoPoint, radius_km: float) -> list[int]:
     return sorted(row * _COLUMNS + column for row in rows for column in columns)
 
 
-def _has_skills(search: ColumnElement[Any], skills: Sequence[str]) -> ColumnElement[bool]:
+def _worker_filters(
+    query: WorkerQuery, text: TextQuery | None
+) -> tuple[str | None, list[ColumnElement[bool]]]:
+    """The query's filters on profiles: a tsquery of the ones the search document carries as
+    lexemes (migration 0007: skills, badges, rating and rate bands, grid cells), which joins
+    the words in one GIN scan instead of being tested row by row, and the exact conditions
+    (a band coarser than the filter asked for keeps its exact condition too)."""
+    p = WORKER_PROFILES
+    facets: list[str] = []
+    exact: list[ColumnElement[bool]] = []
+    if query.skills:
+        facets.append(_all_skills(query.skills))
+    if query.verified:
+        facets.append(_lexeme(f"v:{VERIFIED}"))
+    elif query.verified is False:
+        exact.append(sa.not_(p.c.verified_steps.contains([VERIFIED])))
+    if query.min_rating is not None:
+        # The average shown (sum / count) at least min_rating, in hundredths of a star.
+        hundredths = round(query.min_rating * 100)
+        band = max(RATING_BANDS[0], hundredths // 50 * 5)  # the half star at or below it
+        facets.append(_lexeme(f"r:{band}"))
+        if band * 10 != hundredths:
+            exact.append(p.c.rating_sum * 100 >= hundredths * p.c.rating_count)
+    if query.max_rate_cents is not None:
+        ceiling = next((b for b in RATE_BANDS if b >= query.max_rate_cents), None)
+        if ceiling is not None:
+            facets.append(_lexeme(f"p:{ceiling}"))
+        if ceiling != query.max_rate_cents:
+            exact.append(p.c.hourly_rate_cents <= query.max_rate_cents)
+    if query.near:
+        cells = cells_around(query.near, query.radius)
+        if (text or facets) and len(cells) <= MAX_CELL_LEXEMES:
+            # With other lexemes to intersect with, the cells join them in the GIN scan.
+            facets.append("(" + " | ".join(_lexeme(f"g:{cell}") for cell in cells) + ")")
+        else:
+            # Alone, the cell index (whose counts ANALYZE keeps) lets the planner choose
+            # between reading the circle and walking the rank index.
+            exact.append(_in_cells(cells, p))
+        exact.append(_near_enough(query.near, query.radius, p))
+    return " & ".join(facets) or None, exact
+
+
+def _all_skills(skills: Sequence[str]) -> str:
     """Every one of the skills, whole: the search document's "k:" lexemes (migration 0005)."""
-    return _matches(search, " & ".join(_lexeme(f"k:{skill}") for skill in skills))
+    return " & ".join(_lexeme(f"k:{skill}") for skill in skills)
 
 
 def _lexeme(value: str) -> str:
@@ -225,25 +283,10 @@ class PostgresSearch:
                 _float,
             ),
         }[query.sort]
-        filters: list[ColumnElement[bool]] = []
-        if query.skills:
-            filters.append(_has_skills(p.c.search, query.skills))
-        if query.min_rating is not None:
-            # The average shown (sum / count) at least min_rating, in integers.
-            filters += [
-                p.c.rating_count > 0,
-                p.c.rating_sum * 100 >= round(query.min_rating * 100) * p.c.rating_count,
-            ]
-        if query.verified is not None:
-            has = p.c.verified_steps.contains([VERIFIED])
-            filters.append(has if query.verified else sa.not_(has))
-        if query.max_rate_cents is not None:
-            filters.append(p.c.hourly_rate_cents <= query.max_rate_cents)
-        if query.near:
-            filters += _within(query.near, query.radius, p)
         async with _searching(self._engine) as conn:
             text = await self._text(conn, query.q, query.skills)
-            top = await _top(conn, p.c.search, p.c.user_id, sort, filters, text, query)
+            facets, filters = _worker_filters(query, text)
+            top = await _top(conn, p.c.search, p.c.user_id, sort, facets, filters, text, query)
             cards = (
                 sa.select(*_CARD_COLUMNS, _distance(query.near, p).label("distance_m"))
                 .select_from(p.join(USERS, USERS.c.id == p.c.user_id))
@@ -285,8 +328,6 @@ class PostgresSearch:
         filters: list[ColumnElement[bool]] = []
         if query.status != "all":
             filters.append(js.c.status == query.status)
-        if query.skills:
-            filters.append(_has_skills(js.c.search, query.skills))
         if query.min_budget is not None:
             filters.append(js.c.budget_cents >= query.min_budget)
         if query.max_budget is not None:
@@ -295,7 +336,8 @@ class PostgresSearch:
             filters += _within(query.near, query.radius, js)
         async with _searching(self._engine) as conn:
             text = await self._text(conn, query.q, query.skills)
-            top = await _top(conn, js.c.search, js.c.job_id, sort, filters, text, query)
+            facets = _all_skills(query.skills) if query.skills else None
+            top = await _top(conn, js.c.search, js.c.job_id, sort, facets, filters, text, query)
             hits = sa.select(*JOB_COLUMNS, _distance(query.near, j).label("distance_m")).where(
                 j.c.id == sa.any_(sa.literal([i for _, i in top], ARRAY(sa.Uuid)))
             )
@@ -338,6 +380,7 @@ async def _top(
     search: ColumnElement[Any],
     row_id: ColumnElement[Any],
     sort: _Sort,
+    facets: str | None,
     filters: Sequence[ColumnElement[bool]],
     text: TextQuery | None,
     query: WorkerQuery | JobQuery,
@@ -357,9 +400,9 @@ async def _top(
             raise cursors.InvalidCursor("the cursor is not valid") from exc
     n = query.limit + 1
     found: list[tuple[Any, UUID]] = []
-    for points, conditions in _levels(search, sort, text):
+    for points, tsquery in _levels(sort, text, facets):
         scan = sa.select(row_id, sort.key + points if points else sort.key)
-        scan = scan.where(*filters, *conditions)
+        scan = scan.where(*filters, *([_matches(search, tsquery)] if tsquery else []))
         if after is not None:
             before = sa.tuple_(sort.key, row_id)
             bound = sa.tuple_(
@@ -386,27 +429,35 @@ def _next_cursor(query: WorkerQuery | JobQuery, top: list[tuple[Any, UUID]]) -> 
 
 
 def _levels(
-    search: ColumnElement[Any], sort: _Sort, text: TextQuery | None
-) -> list[tuple[int, list[ColumnElement[bool]]]]:
-    """(points, conditions) per scan, best first."""
+    sort: _Sort, text: TextQuery | None, facets: str | None
+) -> list[tuple[int, str | None]]:
+    """(points, tsquery) per scan, best first. Each scan's text level and the facets are one
+    tsquery, negations included (``'h:cat' & !'s:cat'``): GIN answers all of it, so the
+    rows it returns are the level's and PostgreSQL never opens a row's document to test a
+    condition (decompressing thousands of documents was most of a geo search's time)."""
+
+    def both(*parts: str | None) -> str | None:
+        present = [f"( {part} )" for part in parts if part]
+        return " & ".join(present) or None
+
     if text is None:
-        return [(0, [])]
-    anywhere = _matches(search, text.anywhere)
+        return [(0, both(facets))]
     if not sort.ranked:
-        return [(0, [anywhere])]
-    headline, skills = _matches(search, text.headline), _matches(search, text.skills)
+        return [(0, both(text.anywhere, facets))]
     levels = []
     for in_headline, in_skills in TEXT_LEVELS:
         if text.skills_say_it and not in_skills:
             continue  # every row the skills filter keeps has the words among its skills
+        skills = None if text.skills_say_it else text.skills if in_skills else f"!( {text.skills} )"
         levels.append(
             (
                 (TEXT_HEADLINE * in_headline + TEXT_SKILLS * in_skills) * sort.point,
-                [
-                    *([] if text.plain and (in_headline or in_skills) else [anywhere]),
-                    headline if in_headline else sa.not_(headline),
-                    *([] if text.skills_say_it else [skills if in_skills else sa.not_(skills)]),
-                ],
+                both(
+                    None if text.plain and (in_headline or in_skills) else text.anywhere,
+                    text.headline if in_headline else f"!( {text.headline} )",
+                    skills,
+                    facets,
+                ),
             )
         )
     return levels

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -29,9 +30,13 @@ from activities.payments import PaymentActivities, stripe_client
 from activities.sms import SmsActivities, twilio_client
 from activities.store import StoreActivities
 from core.db import create_engine
+from core.logs import configure_logging
 from core.settings import Settings, get_settings
-from core.temporal import connect
+from core.temporal import connect, metrics_runtime
+from core.tracing import temporal_interceptors, tracer_provider
 from search.freshness import keep_fresh
+from workers.business_metrics import BusinessMetrics
+from workers.health import WorkerEndpoint
 from workers.interceptors import DataErrorsAreFinal
 from workflows.contract import ContractWorkflow
 from workflows.job_posting import JobPostingWorkflow
@@ -92,13 +97,48 @@ def build_worker(client: Client, settings: Settings, engine: AsyncEngine) -> Wor
     )
 
 
+def loopback_port() -> int:
+    """A free port on 127.0.0.1 for the SDK's own metrics server, which only /metrics on
+    our endpoint reads (workers/health.py says why one port)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
+    configure_logging(settings)
     precompile_workflows()
-    client = await connect(settings)
+    sdk_metrics = f"127.0.0.1:{loopback_port()}"
+    traces = tracer_provider(settings, "worker")
+    # The runtime (SDK metrics) and the tracing interceptor go on the client; the worker
+    # built from it inherits both.
+    client = await connect(
+        settings,
+        runtime=metrics_runtime(sdk_metrics),
+        interceptors=temporal_interceptors(traces),
+    )
     engine = create_engine(settings)
     worker = build_worker(client, settings, engine)
+    endpoint = WorkerEndpoint(
+        client=client,
+        engine=engine,
+        polling=lambda: worker.is_running and not worker.is_shutdown,
+        business=BusinessMetrics(
+            engine,
+            cache_seconds=settings.business_metrics_cache_seconds,
+            timeout_seconds=settings.business_metrics_timeout_seconds,
+        ),
+        sdk_metrics_url=f"http://{sdk_metrics}/metrics",
+    )
+    # Bound before polling starts: a port already taken fails the process at once (the pod
+    # restarts, the log says why) instead of leaving a worker that no probe can reach.
+    port = await endpoint.start(settings.worker_health_host, settings.worker_health_port)
+    log.info(
+        "worker health and metrics on http://%s:%d (/health/live /health/ready /metrics)",
+        settings.worker_health_host,
+        port,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -108,13 +148,18 @@ async def main() -> None:
         settings.temporal_task_queue,
         settings.temporal_address,
     )
-    async with worker:
-        # Search facts the workflows' writes queued (search/freshness.py), beside the worker.
-        fresh = asyncio.create_task(keep_fresh(engine, stop))
-        await stop.wait()
-        log.info("worker stopping: finishing in-flight tasks")
-        await fresh
-    await engine.dispose()
+    try:
+        async with worker:
+            # Search facts the workflows' writes queued (search/freshness.py), beside the worker.
+            fresh = asyncio.create_task(keep_fresh(engine, stop))
+            await stop.wait()
+            log.info("worker stopping: finishing in-flight tasks")
+            await fresh
+    finally:
+        await endpoint.stop()
+        await engine.dispose()
+        if traces is not None:
+            traces.shutdown()  # sends the spans still batched
 
 
 if __name__ == "__main__":

@@ -96,7 +96,10 @@ def reject(kind: Rejection, message: str, **details: Any) -> NoReturn:
 
 
 async def store(
-    fn: Callable[..., Any], *args: Any, on_hold: Callable[[str], None] | None = None
+    fn: Callable[..., Any],
+    *args: Any,
+    on_hold: Callable[[str], None] | None = None,
+    summary: str | None = None,
 ) -> Any:
     """Runs a Postgres write as a local activity: cheap, idempotent, retried in the worker.
 
@@ -105,6 +108,8 @@ async def store(
     is not retried: the workflow holds here, flagged ``NeedsSupport`` with the reason, until
     support sends the ``retry-store`` signal (after fixing the data or deploying a fix) or a
     day passes. ``on_hold`` hears the reason, so a command waiting on the write can answer.
+    ``summary`` is what the Temporal UI's timeline calls the write (by default the
+    activity's name in words, e.g. "database: project contract").
     """
     while True:
         try:
@@ -114,6 +119,7 @@ async def store(
                 start_to_close_timeout=STORE_TIMEOUT,
                 schedule_to_close_timeout=STORE_DEADLINE,
                 retry_policy=STORE_RETRY,
+                summary=summary or f"database: {fn.__name__.replace('_', ' ')}",
             )
         except (ActivityError, ApplicationError) as err:
             # A local activity's failure may arrive bare or wrapped, by SDK version.
@@ -175,6 +181,7 @@ async def notify(fn: Callable[..., Any], notice: Any) -> None:
         notice,
         start_to_close_timeout=STORE_TIMEOUT,
         retry_policy=NOTIFY_RETRY,
+        summary=f"in-app notice: {notice.subject}",
     )
 
 

@@ -175,6 +175,7 @@ class ContractWorkflow:
                         or self.state.offer_expires_at != deadline
                     ),
                     timeout=remaining(deadline),
+                    timeout_summary="offer expires unless the worker answers",
                 )
             except TimeoutError:
                 if self.state.offer_expires_at != deadline:
@@ -205,6 +206,7 @@ class ContractWorkflow:
                         or self.state.funding_deadline_at != deadline
                     ),
                     timeout=remaining(deadline),
+                    timeout_summary="funding deadline: cancelled unless a milestone is funded",
                 )
             except TimeoutError:
                 if self.state.funding_deadline_at == deadline:
@@ -261,6 +263,9 @@ class ContractWorkflow:
                         or m.auto_release_at != release_at
                     ),
                     timeout=remaining(min(next_at, m.auto_release_at)),
+                    timeout_summary=f"M{m.number}: remind the client to approve"
+                    if reminders and next_at < m.auto_release_at
+                    else f"M{m.number}: auto-release to the worker",
                 )
             except TimeoutError:
                 if m.auto_release_at != release_at:
@@ -308,6 +313,7 @@ class ContractWorkflow:
                 start_to_close_timeout=MONEY_CALL_TIMEOUT,
                 schedule_to_close_timeout=MONEY_STEP_DEADLINE,
                 retry_policy=PAYMENT_RETRY,
+                summary=f"M{m.number}: pay the worker (Stripe transfer)",
             )
         except ActivityError as err:
             if _error_type(err) == "PayoutAccountNotReady":
@@ -377,6 +383,7 @@ class ContractWorkflow:
                         self._payout_account_signalled or self.state.payout_account_id is not None
                     ),
                     timeout=min(every, until_support) if until_support else every,
+                    timeout_summary="remind the worker to set up a payout account",
                 )
         if self.state.waiting_for_payout_account_since is not None:
             self.state.waiting_for_payout_account_since = None
@@ -406,6 +413,7 @@ class ContractWorkflow:
                         len(self.state.reviews) == 2 or self.state.reviews_close_at != close_at
                     ),
                     timeout=remaining(close_at),
+                    timeout_summary="review window closes: reviews are revealed",
                 )
             if self.state.reviews_close_at == close_at:
                 break
@@ -423,7 +431,10 @@ class ContractWorkflow:
     # re-checks, because several updates may be validated before any handler runs.
     # =========================================================================================
 
-    @workflow.update(name="accept")
+    @workflow.update(
+        name="accept",
+        description="Worker: accept the offer (before it expires). The client then has the funding deadline to fund a milestone.",
+    )
     async def accept(self, cmd: ContractCommand) -> ContractState:
         rules.check_offer_answer(self.state, cmd.actor)
         now = workflow.now()
@@ -442,7 +453,10 @@ class ContractWorkflow:
     def _check_accept(self, cmd: ContractCommand) -> None:
         rules.check_offer_answer(self.state, cmd.actor)
 
-    @workflow.update(name="decline")
+    @workflow.update(
+        name="decline",
+        description="Worker: decline the offer, with an optional reason. The contract ends; no money moves.",
+    )
     async def decline(self, cmd: DeclineOffer) -> ContractState:
         rules.check_offer_answer(self.state, cmd.actor)
         for m in self.state.milestones:
@@ -457,7 +471,10 @@ class ContractWorkflow:
     def _check_decline(self, cmd: DeclineOffer) -> None:
         rules.check_offer_answer(self.state, cmd.actor)
 
-    @workflow.update(name="fund")
+    @workflow.update(
+        name="fund",
+        description="Client: charge a card for milestone N into escrow. Answers when the charge is settled or declined.",
+    )
     async def fund(self, cmd: FundMilestone) -> ContractState:
         """Charges the client's card into escrow; answers only when the charge is settled."""
         m = rules.check_milestone(self.state, cmd, Role.CLIENT, (MilestoneStatus.PENDING,), "fund")
@@ -478,6 +495,7 @@ class ContractWorkflow:
                         transfer_group=self._id,
                         description=f"{self.state.job_title} — milestone {m.number}: {m.title}",
                     ),
+                    summary=f"M{m.number}: create the escrow payment (Stripe)",
                 )
             funding = await self._payment(
                 PaymentActivities.confirm_escrow_payment,
@@ -486,6 +504,7 @@ class ContractWorkflow:
                     payment_intent_id=m.payment_intent_id,
                     payment_method=cmd.payment_method,
                 ),
+                summary=f"M{m.number}: charge the client's card into escrow",
             )
         except ActivityError as err:
             if m.status is MilestoneStatus.FUNDING:  # (a webhook may have settled it meanwhile)
@@ -500,7 +519,10 @@ class ContractWorkflow:
     def _check_fund_cmd(self, cmd: FundMilestone) -> None:
         rules.check_milestone(self.state, cmd, Role.CLIENT, (MilestoneStatus.PENDING,), "fund")
 
-    @workflow.update(name="submit")
+    @workflow.update(
+        name="submit",
+        description="Worker: deliver milestone N (funded, or changes requested). Starts its auto-release clock (14 days by default).",
+    )
     async def submit(self, cmd: SubmitMilestone) -> ContractState:
         m = rules.check_milestone(
             self.state, cmd, Role.WORKER, _ESCROWED_BEFORE_DELIVERY, "submit work for"
@@ -526,7 +548,10 @@ class ContractWorkflow:
             self.state, cmd, Role.WORKER, _ESCROWED_BEFORE_DELIVERY, "submit work for"
         )
 
-    @workflow.update(name="approve")
+    @workflow.update(
+        name="approve",
+        description="Client: approve milestone N's delivered work. It is released to the worker minus the platform fee.",
+    )
     async def approve(self, cmd: MilestoneCommand) -> ContractState:
         m = rules.check_milestone(
             self.state, cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "approve"
@@ -540,7 +565,10 @@ class ContractWorkflow:
     def _check_approve(self, cmd: MilestoneCommand) -> None:
         rules.check_milestone(self.state, cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "approve")
 
-    @workflow.update(name="request_changes")
+    @workflow.update(
+        name="request_changes",
+        description="Client: send milestone N's delivered work back with a reason. Stops its auto-release clock.",
+    )
     async def request_changes(self, cmd: RequestChanges) -> ContractState:
         m = rules.check_milestone(
             self.state, cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "request changes on"
@@ -562,7 +590,10 @@ class ContractWorkflow:
             self.state, cmd, Role.CLIENT, (MilestoneStatus.SUBMITTED,), "request changes on"
         )
 
-    @workflow.update(name="cancel")
+    @workflow.update(
+        name="cancel",
+        description="Client or worker: cancel the contract. Pending milestones are dropped, unreleased escrow is refunded, approved work is still paid.",
+    )
     async def cancel(self, cmd: CancelContract) -> ContractState:
         """Before funding nothing moves; after, unreleased escrow goes back to the client.
         Approved milestones are owed to the worker and are still paid out."""
@@ -591,7 +622,10 @@ class ContractWorkflow:
     def _check_cancel(self, cmd: CancelContract) -> None:
         rules.check_cancel(self.state, cmd.actor, self._releasing)
 
-    @workflow.update(name="dispute")
+    @workflow.update(
+        name="dispute",
+        description="Client or worker: open a dispute with a reason. Timers and money freeze until support resolves it.",
+    )
     async def dispute(self, cmd: OpenDispute) -> ContractState:
         rules.check_dispute(self.state, cmd.actor, self._releasing)
         self.state.dispute = Dispute(
@@ -614,7 +648,10 @@ class ContractWorkflow:
     def _check_dispute(self, cmd: OpenDispute) -> None:
         rules.check_dispute(self.state, cmd.actor, self._releasing)
 
-    @workflow.update(name="resolve_dispute")
+    @workflow.update(
+        name="resolve_dispute",
+        description="Support: settle an open dispute — release_cents to the worker (minus fee) and refund_cents to the client; they must add up to the escrow in dispute.",
+    )
     async def resolve_dispute(self, cmd: ResolveDispute) -> ContractState:
         """Support splits the escrow in dispute: ``release_cents`` to the worker (minus the
         fee), ``refund_cents`` back to the client. The contract then ends."""
@@ -660,7 +697,10 @@ class ContractWorkflow:
     def _check_resolve_cmd(self, cmd: ResolveDispute) -> None:
         rules.check_resolve(self.state, cmd, self._resolving)
 
-    @workflow.update(name="review")
+    @workflow.update(
+        name="review",
+        description="Client or worker: a blind review (rating and comment) after completion; revealed when both are in or the window closes.",
+    )
     async def review(self, cmd: SubmitReview) -> ContractState:
         role = rules.check_review(self.state, cmd.actor)
         review = Review(
@@ -685,7 +725,10 @@ class ContractWorkflow:
     def _check_review_cmd(self, cmd: SubmitReview) -> None:
         rules.check_review(self.state, cmd.actor)
 
-    @workflow.update(name="resume_after_support")
+    @workflow.update(
+        name="resume_after_support",
+        description="Support: clear NeedsSupport after fixing what blocked a money step; the step is retried.",
+    )
     async def resume_after_support(self, cmd: ContractCommand) -> ContractState:
         """Support clears the flag after fixing what blocked a money step; it is retried."""
         rules.check_support(cmd.actor)
@@ -697,7 +740,10 @@ class ContractWorkflow:
     def _check_resume(self, cmd: ContractCommand) -> None:
         rules.check_support(cmd.actor)
 
-    @workflow.query(name="state")
+    @workflow.query(
+        name="state",
+        description="The whole contract: stage, milestones, escrow, deadlines, dispute, reviews (what the API shows).",
+    )
     def query_state(self) -> ContractState:
         return self.state
 
@@ -705,12 +751,18 @@ class ContractWorkflow:
     # Signals: provider webhooks and the worker's PayoutAccount workflow
     # =========================================================================================
 
-    @workflow.signal(name="payout_account_ready")
+    @workflow.signal(
+        name="payout_account_ready",
+        description="From the worker's PayoutAccount workflow: their Stripe account can receive payouts, so a waiting release goes ahead.",
+    )
     def payout_account_ready(self, signal: PayoutAccountReady) -> None:
         self.state.payout_account_id = signal.account_id
         self._payout_account_signalled = True
 
-    @workflow.signal(name="escrow_payment_succeeded")
+    @workflow.signal(
+        name="escrow_payment_succeeded",
+        description="Stripe webhook payment_intent.succeeded: marks the milestone funded when the fund call did not (it timed out or has not answered yet).",
+    )
     async def escrow_payment_succeeded(self, signal: EscrowPaymentSucceeded) -> None:
         """Webhooks may come before the fund call answers (then the update finishes the job)
         or after a funding call timed out although the card was charged (then we do)."""
@@ -723,12 +775,17 @@ class ContractWorkflow:
         ):
             return
         funding = await self._payment(
-            PaymentActivities.get_escrow_payment, signal.payment_intent_id
+            PaymentActivities.get_escrow_payment,
+            signal.payment_intent_id,
+            summary=f"M{m.number}: read the payment Stripe reported",
         )
         if funding is not None and m.status is MilestoneStatus.PENDING:
             await self._mark_funded(m, funding)
 
-    @workflow.signal(name="reconciliation_mismatch")
+    @workflow.signal(
+        name="reconciliation_mismatch",
+        description="From the daily Reconciliation: our ledger and Stripe disagree on this contract. Flags NeedsSupport with the reasons.",
+    )
     async def reconciliation_mismatch(self, reasons: str) -> None:
         """The daily reconciliation found the ledger and Stripe disagreeing on this contract."""
         await self._needs_support(f"reconciliation: {reasons}")
@@ -744,7 +801,10 @@ class ContractWorkflow:
             m = self.state.milestone_for_intent(payment_intent_id)
         return m
 
-    @workflow.signal(name="chargeback_opened")
+    @workflow.signal(
+        name="chargeback_opened",
+        description="Stripe webhook charge.dispute.created: the client's bank disputes a milestone's charge. Its release freezes and support is flagged.",
+    )
     async def chargeback_opened(self, signal: ChargebackOpened) -> None:
         m = self._disputed_milestone(signal.charge_id, signal.payment_intent_id)
         if m is None or m.chargeback is not None:
@@ -754,7 +814,10 @@ class ContractWorkflow:
         )
         await self._needs_support(f"chargeback {signal.dispute_id} opened on milestone {m.number}")
 
-    @workflow.signal(name="chargeback_closed")
+    @workflow.signal(
+        name="chargeback_closed",
+        description="Stripe webhook charge.dispute.closed: won, the release may go ahead; lost, the money leaves escrow and the ledger records the loss.",
+    )
     async def chargeback_closed(self, signal: ChargebackClosed) -> None:
         m = self._disputed_milestone(signal.charge_id, signal.payment_intent_id)
         if m is None:
@@ -919,9 +982,9 @@ class ContractWorkflow:
     @workflow.update(
         name=SupportAction.RESEND_NOTIFICATION,
         description=(
-            "Support: send a notice again by email — notice: its kind (offer, review_invite…; "
-            "the latest of that kind) or its dedupe key; to: the recipient (optional). A new "
-            "delivery with its own key. Needs actor (support) and reason."
+            "Support: email a notice again as a new delivery — notice: a kind (offer, "
+            "review-invite…; the latest) or a dedupe key; to: recipient (optional). Needs "
+            "actor (support) and reason."
         ),
     )
     async def resend_notification(self, cmd: ResendNotification) -> ContractState:
@@ -1020,7 +1083,7 @@ class ContractWorkflow:
     # Effects
     # =========================================================================================
 
-    async def _payment(self, fn: Any, arg: Any) -> Any:
+    async def _payment(self, fn: Any, arg: Any, summary: str | None = None) -> Any:
         """A payment call made while a client waits on the API: bounded to about a minute."""
         return await workflow.execute_activity_method(
             fn,
@@ -1028,6 +1091,7 @@ class ContractWorkflow:
             start_to_close_timeout=timedelta(seconds=20),
             schedule_to_close_timeout=FUNDING_TIMEOUT,
             retry_policy=PAYMENT_RETRY,
+            summary=summary or fn.__name__.replace("_", " "),
         )
 
     async def _mark_funded(self, m: Milestone, funding: FundingResult) -> None:
@@ -1077,6 +1141,7 @@ class ContractWorkflow:
                 start_to_close_timeout=MONEY_CALL_TIMEOUT,
                 schedule_to_close_timeout=MONEY_STEP_DEADLINE,
                 retry_policy=PAYMENT_RETRY,
+                summary=f"M{m.number}: refund the client (Stripe refund)",
             )
         except ActivityError as err:
             await self._needs_support(f"refund of milestone {m.number} failed: {_message(err)}")
@@ -1104,7 +1169,7 @@ class ContractWorkflow:
         )
 
     async def _ledger(self, tx: LedgerTransaction) -> None:
-        await store(StoreActivities.record_ledger, tx)
+        await store(StoreActivities.record_ledger, tx, summary=f"ledger: {tx.kind} {tx.key}")
 
     async def _needs_support(self, why: str) -> None:
         workflow.logger.warning("contract needs support: %s", why)

@@ -258,38 +258,102 @@ def check_review(s: ContractState, actor: Actor) -> Role:
 
 
 def describe(s: ContractState) -> str:
-    """Plain-words summary for support in the Temporal UI: what is happening, what is next."""
+    """The Temporal UI's *Current details* for support: where the contract stands and, for
+    every open item, what it waits for, from whom, and until when (or that nothing bounds it)."""
     money = format_cents(s.total_cents, s.currency)
     lines = [
         f"**{s.stage.value.capitalize()}** — “{s.job_title}”, {len(s.milestones)} milestone(s), {money}."
     ]
+    if s.needs_support and s.support_reason:
+        lines.append(f"**Needs support**: {s.support_reason}")
     if s.stage is ContractStage.OFFERED:
         lines.append(
-            f"Next: the worker accepts or declines by {s.offer_expires_at:%Y-%m-%d %H:%M} UTC."
+            f"Waiting for the worker to accept or decline the offer until "
+            f"{_at(s.offer_expires_at)}; then it expires."
         )
-    for m in s.milestones:
-        line = f"- M{m.number} {m.title}: **{m.status.value}** ({format_cents(m.amount_cents, s.currency)})"
-        if m.status is MilestoneStatus.SUBMITTED and m.auto_release_at:
-            line += f", auto-release {m.auto_release_at:%Y-%m-%d %H:%M} UTC"
-        if m.chargeback_open:
-            line += ", chargeback open"
-        lines.append(line)
     if s.stage is ContractStage.ACTIVE and not s.any_funded and s.funding_deadline_at:
         lines.append(
-            f"Next: the client funds a milestone by {s.funding_deadline_at:%Y-%m-%d %H:%M} UTC."
-        )
-    if s.waiting_for_payout_account_since:
-        lines.append(
-            f"Waiting for the worker's payout account since {s.waiting_for_payout_account_since:%Y-%m-%d}."
+            f"Waiting for the client to fund a milestone until {_at(s.funding_deadline_at)}; "
+            "then the contract is cancelled (no money moved)."
         )
     if s.frozen and s.dispute:
-        lines.append(f"Dispute open since {s.dispute.opened_at:%Y-%m-%d}: support must resolve it.")
-    if s.needs_support and s.support_reason:
-        lines.append(f"Needs support: {s.support_reason}")
-    if s.stage is ContractStage.COMPLETED and not s.reviews_revealed and s.reviews_close_at:
         lines.append(
-            f"Blind reviews: {len(s.reviews)}/2 in, window closes {s.reviews_close_at:%Y-%m-%d %H:%M} UTC."
+            f"Dispute opened by the {s.dispute.opened_by.role} on {_at(s.dispute.opened_at)}: "
+            f"{s.dispute.reason}. Waiting for support to resolve it (`resolve_dispute`), no "
+            "deadline: every timer and payment is frozen until then."
         )
+    milestones = []
+    for m in s.milestones:
+        line = f"- M{m.number} {m.title}: **{m.status.value}** ({format_cents(m.amount_cents, s.currency)})"
+        waits = _milestone_waits_for(s, m)
+        milestones.append(f"{line} — {waits}" if waits else line)
+    after: list[str] = []
+    if s.waiting_for_payout_account_since:
+        ask_support_at = s.waiting_for_payout_account_since + s.policy.payout_account_support_after
+        after.append(
+            f"Waiting for the worker to set up a payout account (since "
+            f"{_at(s.waiting_for_payout_account_since)}); reminded every "
+            f"{s.policy.payout_account_reminder_every.days} d, support is asked on {_at(ask_support_at)}."
+        )
+    if s.stage is ContractStage.COMPLETED and s.reviews_close_at:
+        if s.reviews_revealed:
+            after.append("Reviews revealed; nothing left to wait for.")
+        else:
+            missing = [r for r in (Role.CLIENT, Role.WORKER) if r.value not in s.reviews]
+            after.append(
+                f"Blind reviews: {len(s.reviews)}/2 in. Waiting for the "
+                f"{' and the '.join(missing)} to review until {_at(s.reviews_close_at)}; "
+                "then both are revealed."
+            )
     if s.end_reason:
-        lines.append(f"Ended: {s.end_reason}.")
-    return "\n".join(lines)
+        after.append(f"Ended: {s.end_reason}.")
+    # Blank lines around the list: the UI's Markdown starts a list only after one, and a line
+    # right after the list would be read as part of its last item.
+    return "\n\n".join("\n".join(block) for block in (lines, milestones, after) if block)
+
+
+def _milestone_waits_for(s: ContractState, m: Milestone) -> str:
+    """What one milestone waits for, from whom and until when; empty once it is settled."""
+    if m.status.is_settled:
+        return "auto-released" if m.auto_released and m.status is MilestoneStatus.RELEASED else ""
+    if s.stage in (ContractStage.OFFERED, ContractStage.DECLINED, ContractStage.EXPIRED):
+        return ""
+    if m.chargeback_open and m.chargeback:
+        return (
+            f"chargeback open since {_at(m.chargeback.opened_at)}: waiting for the client's "
+            "bank to decide (Stripe's webhook); the money stays put until then"
+        )
+    if s.stage is ContractStage.CANCELLED and m.status is not MilestoneStatus.APPROVED:
+        return "being refunded to the client"
+    if s.frozen:
+        return "frozen by the dispute"
+    match m.status:
+        case MilestoneStatus.PENDING:
+            failed = (
+                f" (last charge failed: {m.last_payment_error})" if m.last_payment_error else ""
+            )
+            if not s.any_funded and s.funding_deadline_at:
+                return (
+                    f"waiting for the client to fund it until {_at(s.funding_deadline_at)}{failed}"
+                )
+            return f"waiting for the client to fund it, no deadline{failed}"
+        case MilestoneStatus.FUNDING:
+            return "charging the client's card now"
+        case MilestoneStatus.FUNDED:
+            return "in escrow; waiting for the worker to deliver, no deadline"
+        case MilestoneStatus.CHANGES_REQUESTED:
+            return "in escrow; waiting for the worker to deliver the changes, no deadline"
+        case MilestoneStatus.SUBMITTED if m.auto_release_at:
+            return (
+                f"waiting for the client to approve or request changes until "
+                f"{_at(m.auto_release_at)}; then it is released to the worker automatically"
+            )
+        case MilestoneStatus.APPROVED if s.waiting_for_payout_account_since:
+            return "approved; the payout waits for the worker's payout account"
+        case MilestoneStatus.APPROVED:
+            return "approved; paying the worker now"
+    return ""
+
+
+def _at(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"

@@ -11,6 +11,7 @@ lives for months after its job closes.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from temporalio import workflow
@@ -83,6 +84,7 @@ class JobPostingWorkflow:
                 await workflow.wait_condition(
                     lambda: self.state.status is JobStatus.CLOSED or self._should_continue_as_new(),
                     timeout=remaining(self.state.expires_at),
+                    timeout_summary="job expires: closed to applications",
                 )
             except TimeoutError:
                 await self._close(CloseReason.EXPIRED)
@@ -98,7 +100,10 @@ class JobPostingWorkflow:
 
     # --- commands ---------------------------------------------------------------------------
 
-    @workflow.update(name="publish")
+    @workflow.update(
+        name="publish",
+        description="API (POST /v1/jobs, with the start): answers once the job is saved and visible, or refuses if the database would not save it.",
+    )
     async def publish(self) -> JobPostingState:
         """Answers once the job is visible in Postgres (used with update-with-start): a 201
         means anyone can read the job. If the database refuses it, the poster hears so at
@@ -114,7 +119,10 @@ class JobPostingWorkflow:
             )
         return self.state
 
-    @workflow.update(name="apply")
+    @workflow.update(
+        name="apply",
+        description="Worker: apply with a cover letter. Refused on a closed job, a second application, one's own job or missing verification steps.",
+    )
     async def apply(self, cmd: Apply) -> Application:
         self._check_apply(cmd)
         now = workflow.now()
@@ -161,7 +169,10 @@ class JobPostingWorkflow:
                 missing_steps=missing,
             )
 
-    @workflow.update(name="shortlist")
+    @workflow.update(
+        name="shortlist",
+        description="Client: shortlist an application.",
+    )
     async def shortlist(self, cmd: ApplicationDecision) -> Application:
         return await self._decide(cmd, ApplicationStatus.SHORTLISTED)
 
@@ -169,7 +180,10 @@ class JobPostingWorkflow:
     def _check_shortlist(self, cmd: ApplicationDecision) -> None:
         self._check_decision(cmd)
 
-    @workflow.update(name="decline")
+    @workflow.update(
+        name="decline",
+        description="Client: decline an application.",
+    )
     async def decline(self, cmd: ApplicationDecision) -> Application:
         return await self._decide(cmd, ApplicationStatus.DECLINED)
 
@@ -177,7 +191,10 @@ class JobPostingWorkflow:
     def _check_decline(self, cmd: ApplicationDecision) -> None:
         self._check_decision(cmd)
 
-    @workflow.update(name="hire")
+    @workflow.update(
+        name="hire",
+        description="Client: hire an applicant with milestones. Starts the Contract child workflow; the job closes when every position is filled.",
+    )
     async def hire(self, cmd: Hire) -> HireResult:
         self._check_hire(cmd)
         application = self._application(cmd.application_id)
@@ -229,7 +246,10 @@ class JobPostingWorkflow:
         if not cmd.milestones:
             reject(Rejection.INVALID, "a contract needs at least one milestone")
 
-    @workflow.update(name="close")
+    @workflow.update(
+        name="close",
+        description="Client (or support): close the job to new applications. Contracts already started go on.",
+    )
     async def close(self, cmd: CloseJob) -> JobPostingState:
         self._check_close(cmd)
         await self._close(CloseReason.BY_CLIENT)
@@ -240,7 +260,10 @@ class JobPostingWorkflow:
         self._require_client(cmd.actor)
         self._require_open()
 
-    @workflow.query(name="state")
+    @workflow.query(
+        name="state",
+        description="The whole job: status, applications, hires, expiry (what the API shows).",
+    )
     def query_state(self) -> JobPostingState:
         return self.state
 
@@ -297,20 +320,7 @@ class JobPostingWorkflow:
         self._not_saved = reason
 
     def _describe(self) -> None:
-        s = self.state
-        if s.status is JobStatus.OPEN:
-            left = remaining(s.expires_at)
-            details = (
-                f"**Open** — {len(s.applications)} application(s), {s.hired_count}/{s.positions} "
-                f"hired.\n\nNext: the client reviews applications and hires. Closes on "
-                f"{s.expires_at:%Y-%m-%d %H:%M} UTC (in {left.days} d) unless filled first."
-            )
-        else:
-            details = (
-                f"**Closed** ({s.close_reason}) on {s.closed_at:%Y-%m-%d %H:%M} UTC — "
-                f"{s.hired_count}/{s.positions} hired. Contracts continue on their own."
-            )
-        workflow.set_current_details(details)
+        workflow.set_current_details(describe(self.state, workflow.now()))
 
     def _should_continue_as_new(self) -> bool:
         return workflow.info().is_continue_as_new_suggested()
@@ -325,3 +335,26 @@ class JobPostingWorkflow:
                 SearchAttributePair(sa.AMOUNT_CENTS, input.job.budget_cents),
             ]
         )
+
+
+def describe(s: JobPostingState, now: datetime) -> str:
+    """The Temporal UI's *Current details* for support: what the job waits for, from whom,
+    and until when."""
+    if s.status is JobStatus.OPEN:
+        left = max(s.expires_at - now, timedelta(0))
+        undecided = sum(
+            a.status in (ApplicationStatus.APPLIED, ApplicationStatus.SHORTLISTED)
+            for a in s.applications.values()
+        )
+        return (
+            f"**Open** — {len(s.applications)} application(s), {s.hired_count}/{s.positions} "
+            f"hired.\n\nWaiting for workers to apply and for the client to decide "
+            f"({undecided} application(s) undecided) and hire, until "
+            f"{s.expires_at:%Y-%m-%d %H:%M} UTC (in {left.days} d); then the job closes "
+            "unless its positions are filled first."
+        )
+    return (
+        f"**Closed** ({s.close_reason}) on {s.closed_at:%Y-%m-%d %H:%M} UTC — "
+        f"{s.hired_count}/{s.positions} hired. Nothing left to wait for; contracts continue "
+        "on their own."
+    )

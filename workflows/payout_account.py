@@ -58,6 +58,7 @@ class PayoutAccountWorkflow:
     @workflow.run
     async def run(self, input: PayoutAccountInput) -> PayoutAccountState:
         if self.state.stripe_account_id is None:
+            workflow.set_current_details(describe(self.state))
             account: ConnectedAccount = await workflow.execute_activity_method(
                 PaymentActivities.create_connected_account,
                 ConnectedAccountRequest(
@@ -69,6 +70,7 @@ class PayoutAccountWorkflow:
                 start_to_close_timeout=MONEY_CALL_TIMEOUT,
                 schedule_to_close_timeout=ACCOUNT_SETUP_DEADLINE,
                 retry_policy=PAYMENT_RETRY,
+                summary="create the Stripe Connect Express account",
             )
             self.state.stripe_account_id = account.account_id
             self.state.status = PayoutAccountStatus.ONBOARDING
@@ -88,7 +90,10 @@ class PayoutAccountWorkflow:
                     self.input.model_copy(update={"carried_state": self.state})
                 )
 
-    @workflow.update(name="onboarding_link")
+    @workflow.update(
+        name="onboarding_link",
+        description="Worker: a fresh link to Stripe's hosted onboarding (links expire within minutes); none once the account is ready.",
+    )
     async def onboarding_link(self, actor: Actor) -> PayoutAccountPublic:
         """A fresh hosted-onboarding link (links are short-lived), unless already ready."""
         self._check_owner(actor)
@@ -112,6 +117,7 @@ class PayoutAccountWorkflow:
                 start_to_close_timeout=timedelta(seconds=20),
                 schedule_to_close_timeout=timedelta(seconds=60),
                 retry_policy=PAYMENT_RETRY,
+                summary="create a Stripe onboarding link",
             )
         except Exception as err:
             raise ApplicationError(
@@ -126,7 +132,10 @@ class PayoutAccountWorkflow:
     def _check_onboarding_link(self, actor: Actor) -> None:
         self._check_owner(actor)
 
-    @workflow.signal(name="account_updated")
+    @workflow.signal(
+        name="account_updated",
+        description="Stripe webhook account.updated: payouts enabled or disabled. Older snapshots never overwrite newer ones.",
+    )
     def account_updated(self, update: AccountUpdated) -> None:
         # Stripe does not promise delivery order: an older snapshot never overwrites a newer one.
         if update.account_id != self.state.stripe_account_id and self.state.stripe_account_id:
@@ -136,7 +145,10 @@ class PayoutAccountWorkflow:
         self._last_event_created = update.event_created
         self._updates.append(update)
 
-    @workflow.query(name="state")
+    @workflow.query(
+        name="state",
+        description="The payout account: status, Stripe account id, whether payouts are enabled, contracts told it is ready.",
+    )
     def query_state(self) -> PayoutAccountState:
         return self.state
 
@@ -155,7 +167,7 @@ class PayoutAccountWorkflow:
             self.state.status = PayoutAccountStatus.RESTRICTED
         self.state.version += 1
         workflow.upsert_search_attributes([sa.STAGE.value_set(self.state.status.value)])
-        workflow.set_current_details(_describe(self.state))
+        workflow.set_current_details(describe(self.state))
         # Projected (ready) *before* the waiters are read: see StoreActivities.payout_destination.
         await store(StoreActivities.project_payout_account, self.state)
         if self.state.status is PayoutAccountStatus.READY and not was_ready:
@@ -186,15 +198,26 @@ class PayoutAccountWorkflow:
         )
 
 
-def _describe(s: PayoutAccountState) -> str:
+def describe(s: PayoutAccountState) -> str:
+    """The Temporal UI's *Current details* for support: what the account waits for, from
+    whom, and until when (nothing bounds these waits: the account lives as long as the worker)."""
     if s.status is PayoutAccountStatus.READY:
-        return f"**Ready** — Stripe account `{s.stripe_account_id}` can receive payouts."
+        return (
+            f"**Ready** — Stripe account `{s.stripe_account_id}` can receive payouts. Nothing to "
+            "wait for; Stripe's `account.updated` webhook would report a change."
+        )
     if s.status is PayoutAccountStatus.RESTRICTED:
         return (
-            f"**Restricted** — Stripe disabled payouts on `{s.stripe_account_id}`. "
-            "Releases wait until the worker fixes it in Stripe."
+            f"**Restricted** — Stripe disabled payouts on `{s.stripe_account_id}`. Waiting for "
+            "the worker to fix their details in Stripe, no deadline; releases to them wait too."
+        )
+    if s.status is PayoutAccountStatus.CREATING or s.stripe_account_id is None:
+        return (
+            "**Creating** — opening the worker's Stripe Connect Express account (retried for "
+            f"up to {ACCOUNT_SETUP_DEADLINE.total_seconds() / 3600:g} h)."
         )
     return (
-        f"**Onboarding** — Stripe account `{s.stripe_account_id}` created; waiting for the worker "
-        "to finish Stripe's onboarding (the `account.updated` webhook reports payouts_enabled)."
+        f"**Onboarding** — Stripe account `{s.stripe_account_id}` created. Waiting for the "
+        "worker to finish Stripe's onboarding, no deadline (the `account.updated` webhook "
+        "reports payouts_enabled); releases to them wait until then."
     )

@@ -37,10 +37,14 @@ class ReconciliationWorkflow:
         until = input.until or workflow.now()
         since = until - input.lookback
         workflow.set_current_details(
-            f"Comparing ledger and Stripe from {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC …"
+            f"Comparing ledger and Stripe from {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC: "
+            f"waiting for the ledger, then for Stripe's listing (at most "
+            f"{PROVIDER_LISTING_TIMEOUT.total_seconds() / 60:g} min a try). Nobody needs to act."
         )
         ledger = await store(
-            StoreActivities.ledger_movements, LedgerMovementsRequest(since=since, until=until)
+            StoreActivities.ledger_movements,
+            LedgerMovementsRequest(since=since, until=until),
+            summary="read the ledger's movements in the window",
         )
         provider = await workflow.execute_activity_method(
             PaymentActivities.provider_movements,
@@ -52,6 +56,7 @@ class ReconciliationWorkflow:
             start_to_close_timeout=PROVIDER_LISTING_TIMEOUT,
             heartbeat_timeout=timedelta(minutes=1),
             retry_policy=PAYMENT_RETRY,
+            summary="list Stripe's charges, refunds, transfers and disputes in the window",
         )
         known = {m.provider_object_id for m in ledger}
         ledger += await store(
@@ -59,6 +64,7 @@ class ReconciliationWorkflow:
             LedgerMovementsRequest(
                 provider_ids=[p.object_id for p in provider if p.object_id not in known]
             ),
+            summary="read ledger movements for Stripe objects outside the window",
         )
         report = ReconciliationReport(
             run_id=workflow.info().workflow_id,
@@ -83,6 +89,11 @@ class ReconciliationWorkflow:
             f"**{len(report.mismatches)} mismatch(es)** between ledger and Stripe, "
             f"{len(ledger)} ledger / {len(provider)} provider movements checked "
             f"({since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC)."
+            + (
+                " Each one's contract is flagged `NeedsSupport` for support."
+                if report.mismatches
+                else ""
+            )
             + "".join(f"\n- {m.detail}" for m in report.mismatches[:20])
         )
         return report

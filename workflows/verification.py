@@ -78,7 +78,6 @@ with workflow.unsafe.imports_passed_through():
         VerificationInput,
         VerificationReply,
         VerificationState,
-        describe,
     )
 
 _WAITING_FOR_IDENTITY = (StepStatus.WAITING_FOR_USER, StepStatus.ACTION_REQUIRED)
@@ -153,6 +152,7 @@ class VerificationWorkflow:
                 await workflow.wait_condition(
                     _moved_on(code, "send_count", code.status),
                     timeout=remaining(code.code_expires_at),
+                    timeout_summary=f"{step} code expires",
                 )
             except TimeoutError:
                 code.status = StepStatus.EXPIRED
@@ -173,7 +173,11 @@ class VerificationWorkflow:
             next_at = min(reminder_at, s.deadline_at) if reminder_at else s.deadline_at
             try:
                 await workflow.wait_condition(
-                    _moved_on(s, "attempt", s.status), timeout=remaining(next_at)
+                    _moved_on(s, "attempt", s.status),
+                    timeout=remaining(next_at),
+                    timeout_summary="identity: remind the person"
+                    if reminder_at is not None and reminder_at < s.deadline_at
+                    else "identity: give up on the unfinished document check",
                 )
                 continue
             except TimeoutError:
@@ -230,7 +234,11 @@ class VerificationWorkflow:
                 due = b.submitted_at + self.state.policy.background_support_after
             try:
                 await workflow.wait_condition(
-                    _moved_on(b, "attempt", status), timeout=remaining(due)
+                    _moved_on(b, "attempt", status),
+                    timeout=remaining(due),
+                    timeout_summary="background: invitation expires"
+                    if status is StepStatus.WAITING_FOR_USER
+                    else "background: report overdue, ask support",
                 )
                 continue
             except TimeoutError:
@@ -250,7 +258,10 @@ class VerificationWorkflow:
     # Email
     # =========================================================================================
 
-    @workflow.update(name="request_email_code")
+    @workflow.update(
+        name="request_email_code",
+        description="Person: email a fresh 6-digit code (SendGrid). Refused within the resend cooldown or past the hourly limit.",
+    )
     async def request_email_code(self, cmd: StepCommand) -> VerificationReply:
         """Emails a fresh 6-digit code to the account's address (SendGrid)."""
         async with self._locks[Step.EMAIL]:
@@ -285,7 +296,10 @@ class VerificationWorkflow:
     def _check_request_email_code(self, cmd: StepCommand) -> None:
         rules.check_code_request(self.state, Step.EMAIL, cmd.actor, workflow.now())
 
-    @workflow.update(name="confirm_email")
+    @workflow.update(
+        name="confirm_email",
+        description="Person: the typed email code (as a keyed digest, never the code). 5 wrong tries lock it; codes expire after 10 minutes.",
+    )
     async def confirm_email(self, cmd: ConfirmEmailCode) -> VerificationReply:
         async with self._locks[Step.EMAIL]:
             code = rules.check_code_answer(self.state, Step.EMAIL, cmd.actor, workflow.now())
@@ -298,7 +312,10 @@ class VerificationWorkflow:
     def _check_confirm_email(self, cmd: ConfirmEmailCode) -> None:
         rules.check_code_answer(self.state, Step.EMAIL, cmd.actor, workflow.now())
 
-    @workflow.signal(name="email_undeliverable")
+    @workflow.signal(
+        name="email_undeliverable",
+        description="SendGrid event webhook: the code email bounced or was dropped. Shown to the person so they can fix the address.",
+    )
     async def email_undeliverable(self, problem: EmailUndeliverable) -> None:
         """SendGrid's event webhook: the code email bounced or was dropped."""
         code = self.state.email
@@ -310,7 +327,10 @@ class VerificationWorkflow:
     # Phone
     # =========================================================================================
 
-    @workflow.update(name="request_phone_code")
+    @workflow.update(
+        name="request_phone_code",
+        description="Person: text a code to a phone number (Twilio Verify). Same cooldown and hourly limit as email.",
+    )
     async def request_phone_code(self, cmd: RequestPhoneCode) -> VerificationReply:
         """Twilio Verify texts a code to the number."""
         async with self._locks[Step.PHONE]:
@@ -342,7 +362,10 @@ class VerificationWorkflow:
     def _check_request_phone_code(self, cmd: RequestPhoneCode) -> None:
         rules.check_code_request(self.state, Step.PHONE, cmd.actor, workflow.now())
 
-    @workflow.update(name="confirm_phone")
+    @workflow.update(
+        name="confirm_phone",
+        description="Person: the typed phone code, checked by Twilio Verify. 5 wrong tries lock it.",
+    )
     async def confirm_phone(self, cmd: ConfirmPhoneCode) -> VerificationReply:
         async with self._locks[Step.PHONE]:
             code = rules.check_code_answer(self.state, Step.PHONE, cmd.actor, workflow.now())
@@ -380,7 +403,10 @@ class VerificationWorkflow:
     # Identity document (Stripe Identity)
     # =========================================================================================
 
-    @workflow.update(name="start_identity")
+    @workflow.update(
+        name="start_identity",
+        description="Person: a link to Stripe Identity's document check — the open attempt's, or a new attempt (7 days, reminders at 1 and 3).",
+    )
     async def start_identity(self, cmd: StepCommand) -> VerificationReply:
         """A link to Stripe's document check: a fresh link to the open attempt while it is
         still good, else a new attempt (7 days, reminders at 1 and 3)."""
@@ -438,7 +464,10 @@ class VerificationWorkflow:
             raise _provider_rejection(err, "identity check") from None
         return result
 
-    @workflow.signal(name="identity_session_updated")
+    @workflow.signal(
+        name="identity_session_updated",
+        description="Stripe webhook identity.verification_session.*: processing, verified, requires_input or canceled, in any order.",
+    )
     async def identity_session_updated(self, update: IdentitySessionUpdate) -> None:
         """Stripe's ``identity.verification_session.*`` webhooks, in any order, any number."""
         if update.session_id != self.state.identity.session_id:
@@ -479,7 +508,10 @@ class VerificationWorkflow:
     # Background check (Checkr-style provider)
     # =========================================================================================
 
-    @workflow.update(name="start_background_check")
+    @workflow.update(
+        name="start_background_check",
+        description="Worker: invite to the background check provider. The report arrives by webhook.",
+    )
     async def start_background_check(self, cmd: StartBackgroundCheck) -> VerificationReply:
         async with self._locks[Step.BACKGROUND]:
             rules.check_background_start(self.state, cmd.actor, workflow.now())
@@ -528,7 +560,10 @@ class VerificationWorkflow:
     def _check_start_background(self, cmd: StartBackgroundCheck) -> None:
         rules.check_background_start(self.state, cmd.actor, workflow.now())
 
-    @workflow.signal(name="background_check_updated")
+    @workflow.signal(
+        name="background_check_updated",
+        description="Background check provider webhook (invitation.*, report.*): clear verifies the step; consider waits for support's adjudicate.",
+    )
     async def background_check_updated(self, update: BackgroundCheckUpdate) -> None:
         """The check provider's webhooks (invitation.*, report.*), in any order, any number."""
         if update.candidate_id != self.state.background.candidate_id:
@@ -572,7 +607,10 @@ class VerificationWorkflow:
         await self._progress()
         await self._tell(notices.background_passed(), f"background:{b.attempt}:passed")
 
-    @workflow.update(name="adjudicate")
+    @workflow.update(
+        name="adjudicate",
+        description="Support: decide a 'consider' background report — approve verifies the step; reject files the adverse action and notifies the person.",
+    )
     async def adjudicate(self, cmd: Adjudicate) -> VerificationReply:
         """Support decides a “consider” report. Approving verifies the step; rejecting files
         the provider's adverse action and sends the person the adverse-action notice."""
@@ -623,7 +661,10 @@ class VerificationWorkflow:
     def _check_adjudicate(self, cmd: Adjudicate) -> None:
         rules.check_adjudication(self.state, cmd.actor)
 
-    @workflow.query(name="state")
+    @workflow.query(
+        name="state",
+        description="Every verification step: status, deadlines, attempts, what is next (what the API shows).",
+    )
     def query_state(self) -> VerificationState:
         return self.state
 
@@ -682,7 +723,7 @@ class VerificationWorkflow:
                 sa.NEEDS_SUPPORT.value_set(self.state.needs_support),
             ]
         )
-        workflow.set_current_details(describe(self.state, workflow.now()))
+        workflow.set_current_details(rules.describe(self.state, workflow.now()))
         await store(StoreActivities.project_verification, self.state)
 
     @staticmethod

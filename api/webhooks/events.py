@@ -27,6 +27,9 @@ from models.text import storable
 
 log = logging.getLogger("tempwork.webhooks")
 
+# A counter here, unlike the business figures the worker reads from the tables at scrape time
+# (workers/business_metrics.py): a delivery is handled once per request, so nothing retries
+# this increment, and "duplicate"/"bad_signature" are facts about requests, not tables.
 WEBHOOK_EVENTS_TOTAL = Counter(
     "tempwork_webhook_events_total", "Webhook events received", ["provider", "type", "outcome"]
 )

@@ -108,9 +108,38 @@ async def test_a_client_finds_a_verified_well_rated_plumber_nearby_first(http: A
     assert await ids(**near, verified="true") == [trusted.id]
     assert await ids(**near, verified="false") == [newcomer.id]
     assert await ids(**near, min_rating=4.5) == [trusted.id]
+    # Between the indexed half-star bands, and below the lowest: the exact average decides.
+    assert await ids(**near, min_rating=4.96) == [trusted.id]
+    assert await ids(**near, min_rating=0.2) == [trusted.id]  # rated at all
     assert await ids(**near, max_rate=1_000) == []
     assert len(await ids(**near | {"radius_km": 50})) == 3
     assert await ids(**near, sort="distance") == [trusted.id, newcomer.id]
+
+
+async def test_max_rate_keeps_exactly_the_workers_at_or_under_it(http: ApiClient) -> None:
+    """Rates are indexed in bands (30 $/h or less, 40 $/h or less…); a limit on a band's edge,
+    between two bands or above the highest keeps exactly the rates at or under it."""
+    lat, lon = somewhere()
+    tag = uuid.uuid4().hex[:8]
+    rates = (2_999, 3_000, 3_001, 60_000)
+    workers = {
+        rate: await worker_with_profile(
+            http, offset(lat, lon, 1), skills=[tag], hourly_rate_cents=rate
+        )
+        for rate in rates
+    }
+    client = await sign_up(http, "client")
+
+    async def under(limit: int) -> set[str]:
+        response = await client.get(
+            "/v1/workers",
+            params={"q": "plumber", "skills": tag, "max_rate": limit, "near": f"{lat},{lon}"},
+        )
+        assert response.status_code == 200, response.text
+        return {h["user_id"] for h in response.json()["items"]}
+
+    for limit in (2_998, 2_999, 3_000, 3_001, 50_000, 59_999, 60_000, 1_000_000):
+        assert await under(limit) == {w.id for r, w in workers.items() if r <= limit}, limit
 
 
 async def test_text_relevance_headline_then_skills_then_anywhere_and_prefix(

@@ -42,7 +42,7 @@ LOCK_FILE = ROOT / "requirements.lock"
 
 K8S_NAMESPACE = "tempwork"
 # Files of deploy/k8s that `kubectl apply -k` must not apply (see kustomization.yaml).
-K8S_APPLIED_BY_HAND = {"credentials.template.yaml", "migrate-job.yaml"}
+K8S_APPLIED_BY_HAND = {"credentials.template.yaml", "migrate-job.yaml", "backup-cronjob.yaml"}
 
 ENV_PREFIX = str(Settings.model_config.get("env_prefix", ""))
 SANDBOX_ENV_PREFIX = "TEMPWORK_SANDBOX_"
@@ -180,12 +180,19 @@ def secret_settings() -> list[str]:
     return sorted(n for n, f in Settings.model_fields.items() if f.annotation is SecretStr)
 
 
+# Where a process listens rather than what it reaches: loopback is the safe default, and only
+# the process that listens overrides it (the worker, checked by the worker tests below).
+BIND_ADDRESS_SETTINGS = {"worker_health_host"}
+
+
 def loopback_default_settings() -> list[str]:
     """Addresses that default to 127.0.0.1: inside a container that is the container itself."""
     return sorted(
         n
         for n, f in Settings.model_fields.items()
-        if isinstance(f.default, str) and "127.0.0.1" in f.default
+        if isinstance(f.default, str)
+        and "127.0.0.1" in f.default
+        and n not in BIND_ADDRESS_SETTINGS
     )
 
 
@@ -672,6 +679,52 @@ def test_k8s_migration_job_runs_alembic_once() -> None:
     assert len(images) == 1, f"API, worker and migrations must run one release: {images}"
 
 
+def test_k8s_backup_dumps_the_database_nightly_with_the_servers_own_tools() -> None:
+    (cron,) = k8s_kind("CronJob")
+    minute, hour, *rest = cron["spec"]["schedule"].split()
+    assert len(rest) == 3 and rest == ["*", "*", "*"], "nightly"
+    assert 0 <= int(minute) < 60 and 0 <= int(hour) < 24
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid", "never two dumps at once"
+    job = cron["spec"]["jobTemplate"]["spec"]
+    assert job["activeDeadlineSeconds"] and job["backoffLimit"] >= 1
+    spec = job["template"]["spec"]
+    assert spec["restartPolicy"] == "Never" and spec["enableServiceLinks"] is False
+    assert spec["automountServiceAccountToken"] is False
+    uid = next(a for k, a in reversed(dockerfile()) if k == "USER").split(":")[0]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert str(spec["securityContext"]["runAsUser"]) == uid
+    (container,) = spec["containers"]
+    # PostgreSQL's image for its pg_dump, of the major version compose runs (a pg_dump older
+    # than the server refuses to dump it).
+    image = container["image"]
+    assert_pinned(image, "k8s backup")
+    assert image.split(":")[0] == services()["postgres"]["image"].split(":")[0] == "postgres"
+    major = lambda i: i.split(":")[1].split(".")[0]  # noqa: E731
+    assert major(image) == major(services()["postgres"]["image"])
+    for bound in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][bound]), bound
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # Only the database URL from the Secret, not every provider key.
+    assert "envFrom" not in container
+    (secret,) = k8s_kind("Secret")
+    refs = [e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e]
+    assert refs == [{"name": secret["metadata"]["name"], "key": settings_env("database_url")}]
+    assert settings_env("database_url") in secret["stringData"]
+    script = " ".join(container["command"] + container["args"])
+    dump = re.search(r"pg_dump (.*)", script)
+    assert dump, "the job runs pg_dump"
+    assert "--format=custom" in dump.group(1) and "--no-password" in dump.group(1)
+    assert "pg_restore --list" in script, "the dump is checked readable"
+    # The dump goes to the mounted volume (the root filesystem is read-only), and that volume
+    # is the claim defined beside the CronJob.
+    (mount,) = container["volumeMounts"]
+    assert f"{mount['mountPath']}/" in script
+    (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+    claims = {c["metadata"]["name"] for c in k8s_kind("PersistentVolumeClaim")}
+    assert volume["persistentVolumeClaim"]["claimName"] in claims
+
+
 # --- Prometheus ----------------------------------------------------------------------------------
 
 
@@ -687,3 +740,97 @@ def test_prometheus_scrapes_the_api_and_temporal() -> None:
     mounts = services()["prometheus"]["volumes"]
     source = str(PROMETHEUS_FILE.relative_to(ROOT))
     assert f"./{source}:/etc/prometheus/prometheus.yml:ro" in mounts
+
+
+# --- observability: the worker's endpoint, alert rules, dashboard ---------------------------------
+
+ALERTS_FILE = ROOT / "deploy" / "prometheus" / "alerts.yml"
+DASHBOARD_FILE = ROOT / "deploy" / "grafana" / "tempwork.json"
+# Inside a container the worker must listen on every interface: probes come to the pod's IP.
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104
+
+
+def worker_paths() -> set[str]:
+    from workers.health import WorkerEndpoint
+
+    return set(WorkerEndpoint.ROUTES)
+
+
+def test_k8s_worker_is_probed_and_scraped_on_its_health_port() -> None:
+    worker = deployment("worker")
+    template = worker["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    (port,) = container["ports"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    # Bound where the kubelet and Prometheus reach it, on the port the pod declares.
+    assert env[settings_env("worker_health_host")] == ALL_INTERFACES
+    assert env[settings_env("worker_health_port")] == str(port["containerPort"])
+    probes = {
+        "livenessProbe": "/health/live",
+        "readinessProbe": "/health/ready",
+        "startupProbe": "/health/live",
+    }
+    for probe, path in probes.items():
+        http = container[probe]["httpGet"]
+        assert http["path"] == path and path in worker_paths(), probe
+        assert http["port"] in (port["name"], port["containerPort"]), probe
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/port"] == str(port["containerPort"])
+    assert annotations["prometheus.io/path"] in worker_paths()
+
+
+def test_compose_worker_is_healthchecked_and_scraped() -> None:
+    worker = next(s for s in our_services().values() if runs_module(command_of(s), "workers.main"))
+    env = environment_of(worker)
+    port = env[settings_env("worker_health_port")]
+    assert env[settings_env("worker_health_host")] == ALL_INTERFACES
+    test = " ".join(worker["healthcheck"]["test"])
+    assert f"'http://127.0.0.1:{port}/health/ready'" in test
+    config = load_yaml(PROMETHEUS_FILE.read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["tempwork-worker"]["metrics_path"] in worker_paths()
+    assert jobs["tempwork-worker"]["static_configs"][0]["targets"] == [f"worker:{port}"]
+
+
+def test_prometheus_loads_the_alert_rules_compose_mounts() -> None:
+    config = load_yaml(PROMETHEUS_FILE.read_text())
+    mounts = services()["prometheus"]["volumes"]
+    source = str(ALERTS_FILE.relative_to(ROOT))
+    (rule_file,) = config["rule_files"]
+    assert f"./{source}:{rule_file}:ro" in mounts
+
+
+def test_alert_rules_are_well_formed() -> None:
+    rules = load_yaml(ALERTS_FILE.read_text())
+    seen: set[str] = set()
+    jobs = {job["job_name"] for job in load_yaml(PROMETHEUS_FILE.read_text())["scrape_configs"]}
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            name = rule["alert"]
+            assert name not in seen, f"two rules named {name}"
+            seen.add(name)
+            assert rule["labels"]["severity"] in ("page", "ticket"), name
+            assert rule["annotations"]["summary"], name
+            if "for" in rule:
+                duration_seconds(rule["for"])
+            # The jobs a rule names exist in the scrape config.
+            for job in re.findall(r'job="([^"]+)"', rule["expr"]):
+                assert job in jobs, f"{name}: no scrape job {job}"
+            # Every worker replica exports the same business figures: never sum them.
+            assert not re.search(
+                r"sum[^()]*\(\s*tempwork_(contracts|escrow|needs_support)", rule["expr"]
+            ), name
+    assert len(seen) >= 10
+
+
+def test_grafana_dashboard_is_importable() -> None:
+    dashboard = json.loads(DASHBOARD_FILE.read_text())
+    assert dashboard["uid"] and dashboard["title"]
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids)), "panel ids must be unique"
+    datasource = {"type": "prometheus", "uid": "${datasource}"}
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            assert target["datasource"] == datasource, panel["title"]
+            assert target["expr"].count("(") == target["expr"].count(")"), panel["title"]

@@ -15,12 +15,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from devstack.stack import Ports, Stack, new_secrets
 from tests.conftest import ApiClient
+from tests.e2e.chromium import ensure_chromium, kept_screenshots
 
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
     with tempfile.TemporaryDirectory(prefix="tempwork-e2e-") as tmp:
-        running = Stack(Path(tmp), Ports.free(), new_secrets(), durable=False)
+        # With the Temporal Web UI (its own free port, 127.0.0.1 only) for the browser test; it
+        # runs inside the dev server's process, so no other process is started for it.
+        running = Stack(Path(tmp), Ports.free(ui=True), new_secrets(), durable=False)
         try:
             running.start()
             yield running
@@ -54,3 +57,18 @@ async def db(stack: Stack) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 async def temporal(stack: Stack) -> Client:
     return await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium, installed by apt on first use (once per session): the README's two
+    commands must still set up everything, and the browser test never skips."""
+    return ensure_chromium()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Where the browser test's screenshots are, also when everything passed."""
+    if kept_screenshots:
+        terminalreporter.section("Temporal UI screenshots")
+        for path in kept_screenshots:
+            terminalreporter.write_line(str(path))
