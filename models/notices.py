@@ -216,6 +216,26 @@ def review_invite(reviews_close_at: datetime) -> Notice:
     )
 
 
+# What each deadline support can extend means to the people told about it.
+_DEADLINES = {
+    "offer": "You now have until {at} to answer the contract offer for “{title}”.",
+    "funding": "You now have until {at} to fund a milestone of “{title}”.",
+    "auto_release": "Milestone {milestone} of “{title}” is now released automatically at {at} "
+    "unless the client approves or requests changes before.",
+    "review_window": "Reviews of “{title}” are now open until {at}.",
+}
+
+
+def deadline_extended(
+    which: str, job_title: str, until: datetime, milestone: int | None = None
+) -> Notice:
+    return Notice(
+        kind="deadline-extended",
+        subject="A deadline was extended by our support team",
+        body=_DEADLINES[which].format(at=_at(until), title=job_title, milestone=milestone),
+    )
+
+
 # --- verification --------------------------------------------------------------------------
 
 

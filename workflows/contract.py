@@ -890,7 +890,18 @@ class ContractWorkflow:
             extended_to=new.isoformat(),
         )
         await self._progress()
+        told = notices.deadline_extended(cmd.which, self.state.job_title, new, cmd.milestone)
+        for party in self._concerned_by(cmd.which):
+            await self._notify(party, told, f"deadline-extended-{cmd.which}-{_update_id()}")
         return self.state
+
+    def _concerned_by(self, deadline: Deadline) -> tuple[Any, ...]:
+        """Who acts before a deadline, or waits on it: they are told when it moves."""
+        if deadline is Deadline.OFFER:
+            return (self.state.worker_id,)
+        if deadline is Deadline.FUNDING:
+            return (self.state.client_id,)
+        return (self.state.client_id, self.state.worker_id)
 
     @extend_deadline.validator
     def _check_extend_deadline(self, cmd: ExtendDeadline) -> None:

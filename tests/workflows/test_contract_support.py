@@ -103,6 +103,10 @@ async def test_support_extends_the_offer_and_it_expires_only_at_the_new_deadline
     [sent] = await update_inputs(c.handle, "extend_deadline")
     assert sent["actor"]["user_id"] == str(SUPPORT.user_id)
     assert sent["reason"] == "worker is travelling, asked for two more days"
+    # The worker is told the new date; the client, who waits either way, is not.
+    [told] = world.store.notices("deadline-extended", c.input.worker_id)
+    assert f"{state.offer_expires_at:%Y-%m-%d %H:%M} UTC" in told.body
+    assert world.store.notices("deadline-extended", c.input.client_id) == []
 
 
 async def test_an_extended_auto_release_pays_out_at_the_new_date_not_the_old(world: World) -> None:
