@@ -197,15 +197,8 @@ async def run_async(argv: list[str] | None = None) -> int:
     code = await forwarded(argv)
     if code is not None:
         return code
-    args = parser().parse_args(argv)
-    command: Callable[[argparse.Namespace], int | Coroutine[Any, Any, int]] = args.run_command
-    result = command(args)
-    if not asyncio.iscoroutine(result):
-        return int(result)
-    try:
-        return await result
-    except RPCError as err:
-        return refused(err)
+    result = _start(argv)
+    return await _finish(result) if asyncio.iscoroutine(result) else int(result)
 
 
 def run(argv: list[str] | None = None) -> int:
@@ -213,13 +206,19 @@ def run(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in FORWARDED_HELP:
         return asyncio.run(run_async(argv))
+    result = _start(argv)
+    return asyncio.run(_finish(result)) if asyncio.iscoroutine(result) else int(result)
+
+
+def _start(argv: list[str]) -> int | Coroutine[Any, Any, int]:
     args = parser().parse_args(argv)
     command: Callable[[argparse.Namespace], int | Coroutine[Any, Any, int]] = args.run_command
-    result = command(args)
-    if not asyncio.iscoroutine(result):
-        return int(result)
+    return command(args)
+
+
+async def _finish(result: Coroutine[Any, Any, int]) -> int:
     try:
-        return asyncio.run(result)
+        return await result
     except RPCError as err:
         return refused(err)
 

@@ -418,6 +418,19 @@ def deployment_texts() -> list[tuple[str, str]]:
     return [(str(p.relative_to(ROOT)), p.read_text()) for p in paths]
 
 
+def test_database_urls_name_a_driver_the_image_installs() -> None:
+    """The SQLAlchemy driver in compose's and the Secret template's database URL must be in
+    requirements.lock (what the image installs): compose once named asyncpg, a dev-only
+    dependency, and the app could not have connected."""
+    lock = (ROOT / "requirements.lock").read_text()
+    template = (K8S_DIR / "credentials.template.yaml").read_text()
+    for text in (COMPOSE_FILE.read_text(), template):
+        drivers = set(re.findall(r"postgresql\+(\w+)://", text))
+        assert drivers, "no database URL found"
+        for driver in drivers:
+            assert re.search(rf"^{driver}(\[[^]]*\])?==", lock, re.M), driver
+
+
 def test_no_secret_values_anywhere() -> None:
     patterns = {
         "Stripe key": r"\b[sr]k_(live|test)_[A-Za-z0-9]{6,}",
