@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
@@ -100,15 +101,16 @@ async def test_support_finds_a_contract_and_reads_what_it_waits_for_and_what_eac
     dialog = page.get_by_test_id("update-confirmation-modal").filter(visible=True)
     await dialog.get_by_test_id("update-select-button").click()
     options = dialog.get_by_role("option")
-    await expect(options.filter(has_text="accept")).to_contain_text(
-        "Worker: accept the offer (before it expires)."
-    )
-    await expect(options.filter(has_text="resolve_dispute")).to_contain_text(
-        "Support: settle an open dispute"
-    )
-    await expect(options.filter(has_text="resume_after_support")).to_contain_text(
-        "Support: clear NeedsSupport"
-    )
+
+    def update(name: str) -> Any:
+        """The option of the update called ``name`` (its first line), not of another update
+        whose description mentions it (clear_needs_support names resume_after_support)."""
+        return options.filter(has_text=re.compile(rf"^\s*{re.escape(name)}(?![a-z_])"))
+
+    await expect(update("accept")).to_contain_text("Worker: accept the offer (before it expires).")
+    await expect(update("resolve_dispute")).to_contain_text("Support: settle an open dispute")
+    await expect(update("resume_after_support")).to_contain_text("Support: clear NeedsSupport")
+    await expect(update("extend_deadline")).to_contain_text("Support: move")
     await keep_screenshot(page, "3-send-an-update-with-descriptions")
 
     # The UI reads all of this from the worker's metadata query; ask it directly too, so that
