@@ -233,6 +233,20 @@ async def test_notes_are_kept_with_their_author_and_bad_requests_are_refused(
         await support.post(on(cid, "extend-deadline"), {"which": "offer", "reason": "no date"}),
         422,
     )
+    # Hostile input: control characters, absurd numbers and durations; nothing is recorded.
+    for body in (
+        {"note": "x", "reason": "why\u0000not"},
+        {"note": "bell\u0007", "reason": "why"},
+    ):
+        problem(await support.post(on(cid, "notes"), body), 422)
+    for path, body in (
+        (f"{on(cid, 'milestones')}/{10**20}/refund", {"reason": "why"}),
+        (f"{on(cid, 'milestones')}/-1/release", {"reason": "why"}),
+        (on(cid, "extend-deadline"), {"which": "offer", "by": "P99999999D", "reason": "why"}),
+        (on(cid, "extend-deadline"), {"which": "offer", "by": "-P1D", "reason": "why"}),
+    ):
+        problem(await support.post(path, body), 422)
+    assert len(await trail(support, cid)) == 1
     unknown = "00000000-0000-4000-8000-000000000000"
     problem(await support.post(on(unknown, "notes"), note), 404)
     problem(await client.get(f"{SUPPORT}/actions", params={"contract_id": cid}), 403)
