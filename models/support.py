@@ -10,14 +10,26 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, model_validator
 
 from models.common import Actor
 from models.text import Text
 
 REASON_MAX = 2_000
+
+
+def _says_something(reason: str) -> str:
+    if not reason.strip():
+        raise ValueError("reason must say why")
+    return reason
+
+
+# Why support acted: kept in history and the audit table, so blank is not an answer.
+Reason = Annotated[
+    Text, Field(min_length=1, max_length=REASON_MAX), AfterValidator(_says_something)
+]
 NOTE_MAX = 4_000
 # A deadline is moved by at most this much at a time (a typo of "P300D" for "P3D" is refused).
 MAX_EXTENSION = timedelta(days=365)
@@ -47,13 +59,7 @@ class SupportAction(StrEnum):
 
 class SupportCommand(BaseModel):
     actor: Actor
-    reason: Text = Field(min_length=1, max_length=REASON_MAX)
-
-    @model_validator(mode="after")
-    def _reason_says_something(self) -> SupportCommand:
-        if not self.reason.strip():
-            raise ValueError("reason must say why")
-        return self
+    reason: Reason
 
 
 class ExtendDeadline(SupportCommand):
@@ -150,13 +156,7 @@ class SentNotice(BaseModel):
 
 
 class ReasonBody(BaseModel):
-    reason: Text = Field(min_length=1, max_length=REASON_MAX, description="Why (kept for audit)")
-
-    @model_validator(mode="after")
-    def _reason_says_something(self) -> ReasonBody:
-        if not self.reason.strip():
-            raise ValueError("reason must say why")
-        return self
+    reason: Reason = Field(description="Why (kept for audit)")
 
 
 class ExtendDeadlineBody(ReasonBody):
