@@ -478,7 +478,8 @@ async def server_settings(engine: AsyncEngine) -> dict[str, str]:
     async with autocommit(engine) as conn:
         rows = await conn.execute(
             sa.text(
-                "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN"
+                # current_setting() says "1GB"; setting || unit said "1310728kB" (131072 x 8kB).
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name IN"
                 " ('server_version', 'shared_buffers', 'work_mem', 'effective_cache_size',"
                 " 'random_page_cost', 'jit')"
             )

@@ -38,6 +38,18 @@ def _system_user() -> str | None:
     return user
 
 
+def shared_buffers_mb() -> int:
+    """A quarter of the machine's memory (PostgreSQL's advice for a server of its own), at
+    least 1 GB and at most 8 GB. PostgreSQL's default (128 MB) kept little of a 500,000-profile
+    search in memory: a search read 8,500 blocks from the OS page cache (40 ms of its 80).
+    1 GB holds about a third of the search tables and indexes at 500k; the rest came from the
+    page cache, which a VM like this one empties of idle pages on its own (DAMON pageout), so
+    a search could wait for the disk. Shared buffers are PostgreSQL's own memory, which that
+    does not take, and are touched only as they fill."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return max(1024, min(8192, total // 4 // 2**20))
+
+
 class EmbeddedPostgres:
     def __init__(
         self, data_dir: Path, port: int, host: str = "127.0.0.1", *, durable: bool = True
@@ -103,11 +115,8 @@ class EmbeddedPostgres:
             str(pgdata),
             "-c",
             "max_connections=200",
-            # PostgreSQL's own default (128 MB) keeps little of a 500,000-profile search
-            # index in memory: at 500k, a search read 8,500 blocks from the OS page cache
-            # (40 ms of its 80). 1 GB is a sane floor on any machine that runs this stack.
             "-c",
-            "shared_buffers=1GB",
+            f"shared_buffers={shared_buffers_mb()}MB",
         ]
         if not self.durable:  # throwaway test databases: speed over crash safety
             argv += [
