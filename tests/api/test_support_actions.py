@@ -66,7 +66,12 @@ async def test_support_gives_a_traveling_worker_two_more_days_and_says_why(
 ) -> None:
     client, worker, cid = await contract_offer(http, [10_000])
     support = await staff(http, infra)
-    before = await contract(client, cid)
+    # The hire answered 201 with the contract; its projection row follows (a 404 here once,
+    # with the machine loaded).
+    visible = await eventually(
+        lambda: client.get(f"/v1/contracts/{cid}"), lambda r: r.status_code == 200
+    )
+    before = dict(visible.json())
     why = "Worker is travelling until Friday and asked for two more days"
 
     for outsider in (client, worker):

@@ -176,3 +176,22 @@ async def test_planning_changes_how_a_search_runs_never_what_it_finds(
     finally:
         await engine.dispose()
     assert compared > 1_000  # the queries found enough to compare
+
+
+@pytest.mark.parametrize("statistics", [NONE, EXTREME], ids=["in GIN", "tested on the rows"])
+async def test_skills_that_look_like_tsquery_syntax_are_only_skills(
+    bench_url: str, statistics: ProfileStatistics
+) -> None:
+    """A skill is a lexeme in GIN and an array element on the rows: quotes, backslashes,
+    tsquery operators and SQL in it match nothing, and break neither form."""
+    engine = search_engine(bench_url)
+    backend = PostgresSearch(engine, Fixed(statistics))
+    hostile = ["o'brien\\", "plumbing' | 'k:hvac", "a & !b", "x:*", "%", "'; drop table users; --"]
+    try:
+        for skill in hostile:
+            page = await backend.workers(WorkerQuery(q="media", skills=[skill], verified=True))
+            assert page.items == [] and page.next_cursor is None, skill
+        async with engine.connect() as conn:
+            assert (await conn.execute(sa.text("SELECT count(*) FROM users"))).scalar_one() > 0
+    finally:
+        await engine.dispose()
