@@ -116,23 +116,33 @@ def database_url() -> Iterator[str]:
             pg.stop()
 
 
+async def start_in_three_tries(
+    start: Callable[[], Awaitable[WorkflowEnvironment]],
+) -> WorkflowEnvironment:
+    """A Temporal test environment, started again (up to three times) when its server does
+    not answer within the SDK's 5 s: a cold first start on a loaded machine can take longer."""
+    for attempt in range(1, 4):
+        try:
+            return await start()
+        except RuntimeError as err:
+            if "did not start" not in str(err) or attempt == 3:
+                raise
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     # The SDK gives the dev server 5 s to answer. Its first start after an install reads a
     # 100 MB binary from a cold page cache: 4 s on an idle machine here, and over 5 s once
     # under a test run's load, which failed every test after it. A second start is warm.
-    for attempt in range(1, 4):
-        try:
-            env = await WorkflowEnvironment.start_local(
-                dev_server_existing_path=temporal_cli(),
-                data_converter=pydantic_data_converter,
-                search_attributes=search_attributes.ALL,
-                dev_server_log_level="error",
-            )
-            break
-        except RuntimeError as err:
-            if "did not start" not in str(err) or attempt == 3:
-                raise
+    env = await start_in_three_tries(
+        lambda: WorkflowEnvironment.start_local(
+            dev_server_existing_path=temporal_cli(),
+            data_converter=pydantic_data_converter,
+            search_attributes=search_attributes.ALL,
+            dev_server_log_level="error",
+        )
+    )
     async with env:
         yield env
 

@@ -32,7 +32,7 @@ from models.contracts import (
     MilestoneSpec,
 )
 from models.payouts import PayoutAccountState, PayoutAccountStatus
-from tests.conftest import eventually
+from tests.conftest import eventually, start_in_three_tries
 from tests.workflows.fakes import (
     FakeNotifications,
     FakePayments,
@@ -60,18 +60,14 @@ POLICY = ContractPolicy(
 
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    # The SDK gives the test server 5 s to answer; a cold first start on a loaded machine
-    # took longer once and errored all 61 workflow tests (as the dev server did, tests/conftest.py).
-    for attempt in range(1, 4):
-        try:
-            started = await WorkflowEnvironment.start_time_skipping(
-                test_server_existing_path=temporal_test_server(),
-                data_converter=pydantic_data_converter,
-            )
-            break
-        except RuntimeError as err:
-            if "did not start" not in str(err) or attempt == 3:
-                raise
+    # Like the dev server (tests/conftest.py): a cold first start on a loaded machine took
+    # over the SDK's 5 s once and errored all 61 workflow tests.
+    started = await start_in_three_tries(
+        lambda: WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=temporal_test_server(),
+            data_converter=pydantic_data_converter,
+        )
+    )
     async with started as env:
         await register_search_attributes(env.client, "default")
         yield env
